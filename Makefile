@@ -1,0 +1,61 @@
+# Touchpoint: `make run` brings the whole system up, `make test` runs every test. Both install what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CACHE_DIR ?= $(or $(TOUCHPOINT_CACHE_DIR),$(HOME)/.cache/touchpoint)
+KAFKA_VERSION := $(shell sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' deploy/kafka/pom.xml)
+KAFKA_LIBS := $(CACHE_DIR)/kafka-$(KAFKA_VERSION)/libs
+export TOUCHPOINT_CACHE_DIR := $(CACHE_DIR)
+
+.PHONY: run test lint schemas venv kafka-jars system-deps bench clean
+
+run: venv kafka-jars  ## start Kafka, PostgreSQL and the three services (Ctrl-C stops)
+	$(PY) -m deploy.local
+
+test: venv kafka-jars  ## unit + integration tests against a real broker and PostgreSQL
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check services schemas deploy tests bench
+	$(PY) -m mypy services schemas deploy
+
+schemas: venv  ## regenerate JSON Schema and OpenAPI files after changing a model
+	$(PY) -m schemas.generate
+	$(PY) -m services.ingest.openapi > docs/openapi/ingest.json
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11+ is needed ($(PYTHON) not found)"; exit 1; }
+	@echo "==> creating $(VENV) and installing Touchpoint with its dev tools"
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --progress-bar on -c constraints.txt -e '.[dev]'
+	@touch $@
+
+system-deps:  ## Java 17+ and Maven for the local Kafka broker (installed with apt-get when missing)
+	@if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "==> installing Java and Maven with apt-get"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jre-headless maven; \
+	  else echo "Java 17+ and Maven are needed for the local Kafka broker (or set KAFKA_BOOTSTRAP_SERVERS)"; exit 1; fi; \
+	fi
+
+kafka-jars: $(KAFKA_LIBS)/.complete
+
+$(KAFKA_LIBS)/.complete: deploy/kafka/pom.xml
+	@if [ -n "$$KAFKA_BOOTSTRAP_SERVERS" ]; then echo "==> KAFKA_BOOTSTRAP_SERVERS is set: no local broker jars needed"; exit 0; fi; \
+	$(MAKE) --no-print-directory system-deps && \
+	echo "==> resolving Apache Kafka $(KAFKA_VERSION) jars from Maven Central into $(KAFKA_LIBS)" && \
+	rm -rf $(KAFKA_LIBS) && \
+	mvn -B --no-transfer-progress -f deploy/kafka/pom.xml dependency:copy-dependencies \
+	    -DincludeScope=runtime -DoutputDirectory=$(KAFKA_LIBS) | grep -E "BUILD|ERROR|Copying" | sed 's/^/    /' ; \
+	test -f $(KAFKA_LIBS)/kafka_2.13-$(KAFKA_VERSION).jar && touch $@
+
+bench: venv kafka-jars
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache

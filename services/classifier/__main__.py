@@ -1,0 +1,121 @@
+"""Composition root of the classifier: settings → pool (migrated) → producer → consumer → pipeline + relay.
+
+SIGTERM: stop fetching, finish (or abandon, uncommitted) the batch in hand, stop the relay, leave the group,
+flush the producer, close the pool. A worker that met a run of invalid records exits non-zero."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+
+import structlog
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Gauge
+
+from schemas.topics import ALL_TOPICS, CALLS
+from services.classifier.consume import Pipeline, PipelineLimits, SeekToStored
+from services.classifier.failpoints import Failpoints
+from services.classifier.relay_outbox import OutboxRelay
+from services.classifier.settings import ClassifierSettings
+from services.classifier.store import Store
+from services.runtime.errors import TooManyInvalid
+from services.runtime.health import CachedReadiness, health_app
+from services.runtime.kafka import DurableProducer, ProducerLimits, build_consumer, ensure_topics, kafka_reachable
+from services.runtime.lifecycle import shutdown_event
+from services.runtime.logging import configure_logging
+from services.runtime.postgres import create_pool, database_reachable, migrate
+from services.runtime.settings import DatabaseSettings, KafkaSettings, LogSettings
+
+log = structlog.get_logger("services.classifier")
+
+
+async def wait_for_dependencies(kafka: KafkaSettings, db: DatabaseSettings, stop: asyncio.Event) -> None:
+    """At start-up the broker or database may still be coming up: wait, say so, don't crash-loop."""
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            await ensure_topics(kafka, ALL_TOPICS)
+            pool = await create_pool(db)
+            try:
+                await migrate(pool)
+            finally:
+                await pool.close()
+        except (OSError, TimeoutError, Exception) as exc:
+            log.warning("classifier.waiting_for_dependencies", error=repr(exc), retry_in_s=delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, 10.0)
+        else:
+            return
+
+
+async def main() -> int:
+    settings = ClassifierSettings()
+    kafka = KafkaSettings()
+    db = DatabaseSettings()
+    configure_logging(LogSettings(), "classifier")
+    stop = shutdown_event()
+    await wait_for_dependencies(kafka, db, stop)
+    if stop.is_set():
+        return 0
+    pool = await create_pool(db)
+    producer = DurableProducer(kafka, ProducerLimits(), client_id=f"{kafka.client_id_prefix}-classifier")
+    await producer.start()
+    store = Store(pool, settings.group_id, kafka.topics)
+    consumer = build_consumer(
+        kafka,
+        settings.group_id,
+        f"{kafka.client_id_prefix}-classifier",
+        max_poll_records=settings.max_batch,
+        session_timeout_ms=settings.session_timeout_ms,
+    )
+    consumer.subscribe([kafka.topics(CALLS)], listener=SeekToStored(consumer, store))
+    await consumer.start()
+    relay = OutboxRelay(pool, producer, settings.outbox_batch)
+    pipeline = Pipeline(
+        consumer,
+        store,
+        producer,
+        PipelineLimits(
+            settings.max_batch, settings.batch_wait_ms, settings.max_consecutive_invalid, settings.retry_backoff_max_s
+        ),
+        Failpoints(settings.failpoints),
+        kafka.topics,
+        on_applied=relay.wake,
+    )
+
+    registry = CollectorRegistry()
+    Gauge("touchpoint_classifier_events_applied", "Events applied since start", registry=registry).set_function(
+        lambda: pipeline.applied_total
+    )
+    Gauge(
+        "touchpoint_classifier_outbox_published", "Outbox records published since start", registry=registry
+    ).set_function(lambda: relay.published)
+    ready = CachedReadiness({"kafka": lambda: kafka_reachable(kafka), "postgres": lambda: database_reachable(pool)})
+
+    runner = web.AppRunner(health_app(ready, registry), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.host, settings.port).start()
+    log.info("classifier.started", group=settings.group_id, health=f"http://{settings.host}:{settings.port}/readyz")
+
+    relay_task = asyncio.create_task(relay.run(stop), name="outbox-relay")
+    exit_code = 0
+    try:
+        await pipeline.run(stop)
+    except TooManyInvalid as exc:
+        log.error("classifier.stopped_on_invalid_records", error=str(exc))
+        exit_code = 3
+    finally:
+        stop.set()
+        await relay_task
+        await consumer.stop()
+        await producer.stop()
+        await runner.cleanup()
+        await pool.close()
+        log.info("classifier.stopped")
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -1,0 +1,259 @@
+"""The classifier's consumer pipeline. One batch at a time:
+
+1. fetch up to `max_batch` records (`getmany`);
+2. decode and validate each (pure); invalid ones become dead letters, a run of them stops the worker;
+3. produce the dead letters to touchpoint.dlq.v1 and wait for the acks;
+4. apply the valid ones and the batch's offsets in one PostgreSQL transaction (fenced, see store.py);
+5. commit the same offsets to Kafka (advisory: the stored ones are the truth, Kafka's feed lag monitoring).
+
+A PostgreSQL outage pauses the partitions and retries the same batch with backoff: nothing is committed
+and nothing is dead-lettered. On assignment each partition seeks to its stored offset."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+
+from schemas.records import DeadLetter
+from schemas.topics import DLQ, TopicNames
+from services.classifier.decode import decode
+from services.classifier.failpoints import Failpoints
+from services.classifier.store import BatchResult, ConsumedRecord, OffsetRange, Store
+from services.runtime.errors import InvalidRecord, KafkaUnavailable, TooManyInvalid
+from services.runtime.kafka import DurableProducer
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+_TRANSIENT_DB = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineLimits:
+    max_batch: int = 2000
+    batch_wait_ms: int = 200
+    max_consecutive_invalid: int = 100
+    retry_backoff_max_s: float = 10.0
+
+
+class SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc] # aiokafka ships no type information
+    """On assignment, continue each partition from the offset stored with the effects in PostgreSQL."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, store: Store) -> None:
+        self._consumer = consumer
+        self._store = store
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        if revoked:
+            log.info(
+                "classifier.partitions_revoked",
+                partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in revoked),
+            )
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        stored = await self._store.stored_offsets([(tp.topic, tp.partition) for tp in assigned])
+        for tp in assigned:
+            at = stored.get((tp.topic, tp.partition))
+            if at is not None:
+                self._consumer.seek(tp, at)
+        log.info(
+            "classifier.partitions_assigned",
+            partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in assigned),
+            from_stored=len(stored),
+        )
+
+
+class Pipeline:
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        store: Store,
+        producer: DurableProducer,
+        limits: PipelineLimits,
+        failpoints: Failpoints,
+        topics: TopicNames,
+        on_applied: asyncio.Event | None = None,
+    ) -> None:
+        self._topics = topics
+        self._consumer = consumer
+        self._store = store
+        self._producer = producer
+        self._limits = limits
+        self._failpoints = failpoints
+        self._on_applied = on_applied
+        self._consecutive_invalid = 0
+        self.applied_total = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """decode → validate → dead-letter → apply in a transaction → commit, until `stop` is set."""
+        while not stop.is_set():
+            batch = await self._consumer.getmany(
+                timeout_ms=self._limits.batch_wait_ms, max_records=self._limits.max_batch
+            )
+            records = [r for rs in batch.values() for r in rs]
+            if records:
+                await self.process(records, stop)
+
+    async def process(self, records: Sequence[ConsumerRecord], stop: asyncio.Event) -> None:
+        valid, dead = self._decode(records)
+        ranges = _ranges(records)
+        if dead:
+            await self._retry(lambda: self._dead_letter(dead), stop, "dlq")
+        result = await self._retry(
+            lambda: self._store.apply_batch(valid, ranges, lambda: self._failpoints.hit("before_db_commit")),
+            stop,
+            "postgres",
+        )
+        if result is None:
+            return
+        self._failpoints.hit("after_db_commit")
+        for (topic, partition), offset in result.rewind.items():
+            log.warning("classifier.rewind", topic=topic, partition=partition, offset=offset)
+            self._consumer.seek(TopicPartition(topic, partition), offset)
+        await self._commit(ranges, result)
+        self.applied_total += result.applied
+        if result.changed and self._on_applied is not None:
+            self._on_applied.set()
+        log.info(
+            "classifier.batch",
+            records=len(records),
+            applied=result.applied,
+            duplicates=result.duplicates,
+            stale=result.stale,
+            dead_lettered=len(dead),
+            interactions_changed=len(result.changed),
+        )
+
+    def _decode(self, records: Sequence[ConsumerRecord]) -> tuple[list[ConsumedRecord], list[DeadLetter]]:
+        valid: list[ConsumedRecord] = []
+        dead: list[DeadLetter] = []
+        for record in records:
+            try:
+                event = decode(self._topics.lookup(record.topic), record.value)
+            except InvalidRecord as exc:
+                self._consecutive_invalid += 1
+                if self._consecutive_invalid > self._limits.max_consecutive_invalid:
+                    log.error(
+                        "classifier.too_many_invalid",
+                        consecutive=self._consecutive_invalid,
+                        topic=record.topic,
+                        partition=record.partition,
+                        offset=record.offset,
+                        reason=exc.reason,
+                        hint="stopping instead of dead-lettering everything: check the producer deploy",
+                    )
+                    raise TooManyInvalid(f"{self._consecutive_invalid} invalid records in a row") from exc
+                dead.append(_dead_letter(record, exc))
+                continue
+            self._consecutive_invalid = 0
+            valid.append(ConsumedRecord(record.topic, record.partition, record.offset, event))
+        return valid, dead
+
+    async def _dead_letter(self, dead: Sequence[DeadLetter]) -> None:
+        for letter in dead:
+            log.warning(
+                "classifier.dead_letter",
+                topic=letter.source_topic,
+                partition=letter.source_partition,
+                offset=letter.source_offset,
+                reason=letter.reason,
+            )
+        await asyncio.gather(
+            *(
+                self._producer.send(
+                    self._topics(DLQ),
+                    letter.event_id,
+                    letter.model_dump_json(by_alias=True).encode(),
+                    headers={
+                        "reason": letter.reason[:500].encode(),
+                        "error_class": letter.error_class.encode(),
+                        "source_topic": letter.source_topic.encode(),
+                        "source_partition": str(letter.source_partition).encode(),
+                        "source_offset": str(letter.source_offset).encode(),
+                    },
+                )
+                for letter in dead
+            )
+        )
+
+    async def _retry(self, attempt: Callable[[], Awaitable[T]], stop: asyncio.Event, what: str) -> T | None:
+        """Retries transient failures with backoff, partitions paused so the batch is not refetched."""
+        backoff = 0.2
+        paused = False
+        try:
+            while True:
+                try:
+                    return await attempt()
+                except (*_TRANSIENT_DB, KafkaUnavailable) as exc:
+                    if not paused:
+                        self._consumer.pause(*self._consumer.assignment())
+                        paused = True
+                    log.warning("classifier.retry", dependency=what, error=repr(exc), backoff_s=backoff)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), backoff)
+                    if stop.is_set():
+                        return None
+                    backoff = min(backoff * 2, self._limits.retry_backoff_max_s)
+        finally:
+            if paused:
+                self._consumer.resume(*self._consumer.assignment())
+
+    async def _commit(self, ranges: dict[tuple[str, int], OffsetRange], result: BatchResult) -> None:
+        assigned = self._consumer.assignment()
+        offsets = {
+            TopicPartition(t, p): r.next
+            for (t, p), r in ranges.items()
+            if (t, p) not in result.rewind and TopicPartition(t, p) in assigned
+        }
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError, KafkaError) as exc:
+            # Harmless: the offsets are stored in PostgreSQL, which is where a new owner resumes from.
+            log.info("classifier.kafka_commit_skipped", error=repr(exc))
+
+
+def _ranges(records: Sequence[ConsumerRecord]) -> dict[tuple[str, int], OffsetRange]:
+    ranges: dict[tuple[str, int], OffsetRange] = {}
+    for r in records:
+        tp = (r.topic, r.partition)
+        current = ranges.get(tp)
+        ranges[tp] = (
+            OffsetRange(r.offset, r.offset + 1)
+            if current is None
+            else OffsetRange(min(current.first, r.offset), max(current.next, r.offset + 1))
+        )
+    return ranges
+
+
+def _dead_letter(record: ConsumerRecord, exc: InvalidRecord) -> DeadLetter:
+    payload = (record.value or b"")[:65536].decode("utf-8", errors="replace")
+    return DeadLetter(
+        event_id=f"{record.topic}:{record.partition}:{record.offset}",
+        source_topic=record.topic,
+        source_partition=record.partition,
+        source_offset=record.offset,
+        reason=exc.reason,
+        error_class=exc.error_class,
+        payload=payload,
+        first_seen_at=datetime.now(UTC),
+    )

@@ -1,0 +1,46 @@
+"""Ingest's settings: listening ports, limits, company facts and per-source secrets (`TOUCHPOINT_*`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class IngestSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TOUCHPOINT_", extra="ignore")
+
+    host: str = Field("127.0.0.1", alias="TOUCHPOINT_INGEST_HOST")
+    port: int = Field(8080, alias="TOUCHPOINT_INGEST_PORT", ge=0, le=65535)
+    public_base_url: str = "http://127.0.0.1:8080"
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    retry_after_s: int = Field(5, ge=1)
+    send_timeout_s: float = Field(5.0, gt=0)
+    max_in_flight: int = Field(1000, ge=1)
+    signature_tolerance_s: int = Field(300, ge=1)
+
+    default_region: str = "US"
+    timezone: str = "UTC"
+    own_numbers: Annotated[tuple[str, ...], NoDecode] = ()
+
+    generic_secret: SecretStr | None = None
+
+    @field_validator("own_numbers", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)  # raises for an unknown zone, at start-up rather than on the first request
+        return value
+
+    @field_validator("default_region")
+    @classmethod
+    def _upper_region(cls, value: str) -> str:
+        return value.upper()

@@ -1,0 +1,59 @@
+"""Readiness checks and a tiny health/metrics HTTP app for processes whose main work is not HTTP."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+Check = Callable[[], Awaitable[bool]]
+
+
+class CachedReadiness:
+    """Probes come often; ask each dependency at most once per `ttl_s`."""
+
+    def __init__(self, checks: Mapping[str, Check], ttl_s: float = 2.0) -> None:
+        self._checks = dict(checks)
+        self._ttl_s = ttl_s
+        self._at = float("-inf")
+        self._value: dict[str, bool] = {}
+
+    async def __call__(self) -> dict[str, bool]:
+        if time.monotonic() - self._at > self._ttl_s:
+            self._value = {name: await check() for name, check in self._checks.items()}
+            self._at = time.monotonic()
+        return self._value
+
+
+READY = web.AppKey("ready", CachedReadiness)
+REGISTRY = web.AppKey("registry", CollectorRegistry)
+
+
+async def readiness_response(ready: CachedReadiness) -> web.Response:
+    checks = await ready()
+    ok = all(checks.values())
+    return web.json_response({"status": "ready" if ok else "unavailable", **checks}, status=200 if ok else 503)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    return await readiness_response(request.app[READY])
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(request.app[REGISTRY]), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def health_app(ready: CachedReadiness, registry: CollectorRegistry) -> web.Application:
+    app = web.Application()
+    app[READY] = ready
+    app[REGISTRY] = registry
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app

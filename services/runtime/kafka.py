@@ -1,0 +1,234 @@
+"""Kafka wiring: topic creation, the durable producer, and consumer construction.
+
+`DurableProducer.send` returns only once the broker acknowledged the record (idempotent producer,
+acks=all), bounds the number of in-flight sends, and turns every way of not getting an ack in time into
+`KafkaUnavailable`, so callers answer "try later" (HTTP 503, SMTP 451) instead of pretending success."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    KafkaConnectionError,
+    KafkaError,
+    OutOfOrderSequenceNumber,
+    ProducerClosed,
+    TopicAlreadyExistsError,
+    UnknownProducerId,
+)
+
+from schemas.topics import Topic
+from services.runtime.errors import KafkaUnavailable
+from services.runtime.settings import KafkaSettings
+
+log = structlog.get_logger(__name__)
+
+# After these the idempotent producer cannot recover by itself (aiokafka #1017): close it and build a new one.
+_FATAL_PRODUCER_ERRORS = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch, ProducerClosed)
+
+
+async def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic], replication_factor: int = 1) -> None:
+    """Creates the missing topics of the catalogue; existing ones are left as they are."""
+    admin = AIOKafkaAdminClient(client_id=f"{settings.client_id_prefix}-admin", **settings.client_kwargs())
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(
+                settings.topics(t),
+                num_partitions=t.partitions,
+                replication_factor=replication_factor,
+                topic_configs=t.config(),
+            )
+            for t in topics
+            if settings.topics(t) not in existing
+        ]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process won the race
+                await admin.create_topics(missing)
+            log.info("kafka.topics_created", topics=[t.name for t in missing])
+            await _wait_for_leaders(admin, [t.name for t in missing])
+    finally:
+        await admin.close()
+
+
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeout_s: float = 15.0) -> None:
+    """New topics answer NotLeaderForPartition for a moment; callers expect to use them right away."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while asyncio.get_running_loop().time() < deadline:
+        described = await admin.describe_topics(names)
+        if all(
+            topic.get("error_code", 0) == 0 and topic["partitions"] and all(p["leader"] >= 0 for p in topic["partitions"])
+            for topic in described
+        ):
+            return
+        await asyncio.sleep(0.1)
+    log.warning("kafka.topics_without_leader", topics=names, waited_s=timeout_s)
+
+
+@dataclass(frozen=True, slots=True)
+class ProducerLimits:
+    """`max_in_flight` sends at once; a send waits at most `send_timeout_s` for its ack."""
+
+    max_in_flight: int = 1000
+    send_timeout_s: float = 5.0
+    linger_ms: int = 2
+
+
+class DurableProducer:
+    def __init__(self, settings: KafkaSettings, limits: ProducerLimits, client_id: str) -> None:
+        self._settings = settings
+        self._limits = limits
+        self._client_id = client_id
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+        self._slots = asyncio.Semaphore(limits.max_in_flight)
+        self.in_flight = 0
+
+    def _build(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            client_id=self._client_id,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=self._limits.linger_ms,
+            **self._settings.client_kwargs(),
+        )
+
+    @property
+    def connected(self) -> bool:
+        return self._producer is not None
+
+    async def start(self) -> None:
+        """Connects once; if the broker is down, `send` keeps trying to connect and answers "later"."""
+        with contextlib.suppress(KafkaUnavailable):
+            await self._ensure()
+
+    async def _ensure(self) -> AIOKafkaProducer:
+        if self._producer is not None:
+            return self._producer
+        async with self._lock:
+            if self._producer is None:
+                producer = self._build()
+                try:
+                    await asyncio.wait_for(producer.start(), self._limits.send_timeout_s)
+                except (TimeoutError, KafkaError, OSError) as exc:
+                    await _quiet_stop(producer)
+                    raise KafkaUnavailable(f"cannot connect to Kafka: {exc!r}") from exc
+                self._producer = producer
+            return self._producer
+
+    async def _reset(self, broken: AIOKafkaProducer) -> None:
+        async with self._lock:
+            if self._producer is broken:
+                self._producer = None
+        await _quiet_stop(broken)
+
+    @property
+    def saturated(self) -> bool:
+        return self._slots.locked()
+
+    async def send(
+        self,
+        topic: str,
+        key: str,
+        value: bytes,
+        headers: Mapping[str, bytes] | None = None,
+        partition: int | None = None,
+    ) -> Any:
+        """Produces one record and waits for the broker's ack. Raises KafkaUnavailable when the in-flight
+        bound is reached, the producer cannot connect, or no ack came within the send timeout."""
+        if self._slots.locked():
+            raise KafkaUnavailable("too many sends in flight")
+        async with self._slots:
+            self.in_flight += 1
+            try:
+                return await asyncio.wait_for(
+                    self._send(topic, key, value, headers, partition), self._limits.send_timeout_s
+                )
+            except TimeoutError as exc:
+                raise KafkaUnavailable(f"no ack from Kafka within {self._limits.send_timeout_s}s") from exc
+            finally:
+                self.in_flight -= 1
+
+    async def _send(
+        self, topic: str, key: str, value: bytes, headers: Mapping[str, bytes] | None, partition: int | None
+    ) -> Any:
+        producer = await self._ensure()
+        try:
+            future = await producer.send(
+                topic,
+                value=value,
+                key=key.encode(),
+                partition=partition,
+                headers=list(headers.items()) if headers else None,
+            )
+            return await future
+        except _FATAL_PRODUCER_ERRORS as exc:
+            log.warning("kafka.producer_reset", error=repr(exc))
+            await self._reset(producer)
+            raise KafkaUnavailable(f"producer reset after {exc!r}") from exc
+        except (KafkaConnectionError, KafkaError) as exc:
+            raise KafkaUnavailable(f"Kafka error: {exc!r}") from exc
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        producer = await self._ensure()
+        return set(await producer.partitions_for(topic))
+
+    async def stop(self) -> None:
+        """Flushes what is pending and disconnects."""
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await _quiet_stop(producer)
+
+
+async def _quiet_stop(producer: AIOKafkaProducer) -> None:
+    try:
+        await asyncio.wait_for(producer.stop(), 30)
+    except (TimeoutError, KafkaError, OSError) as exc:
+        log.warning("kafka.producer_stop_failed", error=repr(exc))
+
+
+def build_consumer(
+    settings: KafkaSettings,
+    group_id: str,
+    client_id: str,
+    *,
+    max_poll_records: int = 2000,
+    session_timeout_ms: int = 10_000,
+) -> AIOKafkaConsumer:
+    """A consumer with manual commits: the classifier decides when work is done."""
+    return AIOKafkaConsumer(
+        group_id=group_id,
+        client_id=client_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        max_poll_records=max_poll_records,
+        session_timeout_ms=session_timeout_ms,
+        heartbeat_interval_ms=max(1000, session_timeout_ms // 4),
+        fetch_max_wait_ms=100,
+        **settings.client_kwargs(),
+    )
+
+
+async def kafka_reachable(settings: KafkaSettings, timeout_s: float = 2.0) -> bool:
+    """For readiness: can we open a connection to a bootstrap server and fetch metadata?"""
+    admin = AIOKafkaAdminClient(client_id=f"{settings.client_id_prefix}-ready", **settings.client_kwargs())
+    try:
+        await asyncio.wait_for(admin.start(), timeout_s)
+        await asyncio.wait_for(admin.list_topics(), timeout_s)
+    except (TimeoutError, KafkaError, OSError):
+        return False
+    else:
+        return True
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
