@@ -59,3 +59,58 @@ class CallEvent(Record):
         if self.direction != "internal" and self.counterpart is not None:
             return self.counterpart.e164 or self.counterpart.raw
         return f"call:{self.source}:{self.call_id}"
+
+
+EmailDirection = Literal["inbound", "outbound", "internal", "unknown"]
+MAX_EMAIL_TEXT = 65_536
+
+
+class EmailAddress(Record):
+    address: Annotated[str, Field(min_length=3, max_length=320, description="lower-cased addr-spec")]
+    name: Annotated[str | None, Field(max_length=200)] = None
+
+
+class Attachment(Record):
+    """Metadata only: attachment bytes never go to Kafka."""
+
+    filename: Annotated[str | None, Field(max_length=255)] = None
+    content_type: Annotated[str, Field(max_length=200)]
+    size: Annotated[int, Field(ge=0)]
+    sha256: Annotated[str | None, Field(pattern=r"^[0-9a-f]{64}$")] = None
+
+
+class EmailEvent(Record):
+    """One message seen by a provider or our SMTP server. Threading and classification are the classifier's."""
+
+    schema_: Literal["touchpoint.emails/1"] = Field("touchpoint.emails/1", alias="schema")
+    event_id: EventId
+    source: EmailSource
+    message_id: Annotated[str | None, Field(max_length=998)] = None
+    in_reply_to: Annotated[str | None, Field(max_length=998)] = None
+    references: tuple[Annotated[str, Field(max_length=998)], ...] = ()
+    direction: EmailDirection
+    sender: EmailAddress | None = Field(None, description="the From header")
+    to: tuple[EmailAddress, ...] = ()
+    cc: tuple[EmailAddress, ...] = ()
+    reply_to: EmailAddress | None = None
+    envelope_from: Annotated[str | None, Field(max_length=320)] = None
+    envelope_to: tuple[Annotated[str, Field(max_length=320)], ...] = ()
+    counterpart: Annotated[str | None, Field(max_length=320, description="the external party, lower-cased")] = None
+    our_address: Annotated[str | None, Field(max_length=320, description="our mailbox in this message")] = None
+    subject: Annotated[str, Field(max_length=1000)] = ""
+    sent_at: AwareDatetime | None = Field(None, description="the Date header, when present and parseable")
+    received_at: AwareDatetime
+    auto_submitted: Annotated[str | None, Field(max_length=100, description="RFC 3834 Auto-Submitted")] = None
+    precedence: Annotated[str | None, Field(max_length=50)] = None
+    list_unsubscribe: bool = False
+    is_bounce: bool = Field(False, description="a delivery status notification (multipart/report or a bounce sender)")
+    is_auto_reply: bool = Field(False, description="an out-of-office or other automatic answer")
+    text: Annotated[str | None, Field(max_length=MAX_EMAIL_TEXT)] = None
+    text_truncated: bool = False
+    attachments: tuple[Attachment, ...] = ()
+    provider_message_id: Annotated[str | None, Field(max_length=200)] = None
+
+    def kafka_key(self) -> str:
+        if self.counterpart is not None and self.direction != "internal":
+            return self.counterpart
+        return f"email:{self.source}:{self.message_id or self.event_id}"

@@ -9,11 +9,12 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from schemas.events import CallEvent
+from schemas.events import CallEvent, EmailEvent
 from schemas.records import DeadLetter, InteractionChanged
 
 MODELS: dict[str, type[BaseModel]] = {
     "touchpoint.calls.v1": CallEvent,
+    "touchpoint.emails.v1": EmailEvent,
     "touchpoint.interactions.v1": InteractionChanged,
     "touchpoint.dlq.v1": DeadLetter,
 }

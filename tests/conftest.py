@@ -38,7 +38,7 @@ def _docker_available() -> bool:
             client.ping()
         finally:
             client.close()
-    except Exception:  # noqa: BLE001 - any failure means: no usable Docker engine here
+    except Exception:
         return False
     return True
 
@@ -58,8 +58,11 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         broker.start()
     except (RuntimeError, TimeoutError, OSError) as exc:
-        pytest.fail(f"no Kafka broker for the integration tests: {exc}\n"
-                    "Run `make kafka-jars` (Java 17 + Maven) or set KAFKA_BOOTSTRAP_SERVERS.", pytrace=False)
+        pytest.fail(
+            f"no Kafka broker for the integration tests: {exc}\n"
+            "Run `make kafka-jars` (Java 17 + Maven) or set KAFKA_BOOTSTRAP_SERVERS.",
+            pytrace=False,
+        )
     yield broker.bootstrap
     broker.stop()
 

@@ -8,39 +8,19 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
 
 import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from services.ingest.metrics import IngestMetrics
-from services.ingest.normalize_generic import GenericCallPayload, normalize_generic
+from services.ingest.deps import DEPS, IngestDeps
 from services.ingest.openapi import build_openapi
-from services.ingest.problems import Problem, not_configured, unauthorized, unavailable
-from services.ingest.publish import EventPublisher
-from services.ingest.read_body import parse_json_model, read_limited, require_content_type
-from services.ingest.settings import IngestSettings
-from services.ingest.verify_signature import SignatureError, verify_generic
+from services.ingest.problems import Problem, unavailable
+from services.ingest.routes import ROUTES
 from services.runtime.errors import KafkaUnavailable
-from services.runtime.health import CachedReadiness, healthz, readiness_response
+from services.runtime.health import healthz, readiness_response
 
 log = structlog.get_logger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-@dataclass(frozen=True, slots=True)
-class IngestDeps:
-    settings: IngestSettings
-    publisher: EventPublisher
-    metrics: IngestMetrics
-    clock: Clock
-    ready: CachedReadiness
-
-
-DEPS = web.AppKey("deps", IngestDeps)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -91,31 +71,6 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     return response
 
 
-async def generic_webhook(request: web.Request) -> web.Response:
-    deps = request.app[DEPS]
-    secret = deps.settings.generic_secret
-    if secret is None:
-        raise not_configured("the generic feed (TOUCHPOINT_GENERIC_SECRET)")
-    require_content_type(request, ["application/json"])
-    body = await read_limited(request, deps.settings.max_body_bytes)
-    now = deps.clock()
-    try:
-        verify_generic(
-            secret.get_secret_value().encode(),
-            request.headers.get("X-Touchpoint-Signature"),
-            body,
-            now.timestamp(),
-            deps.settings.signature_tolerance_s,
-        )
-    except SignatureError as exc:
-        raise unauthorized(str(exc), "X-Touchpoint-Signature") from exc
-    payload = parse_json_model(GenericCallPayload, body)
-    event = normalize_generic(payload, now, deps.settings.default_region)
-    structlog.contextvars.bind_contextvars(event_id=event.event_id)
-    await deps.publisher.publish([event])
-    return web.json_response({"event_id": event.event_id, "status": "accepted"}, status=202)
-
-
 async def readyz(request: web.Request) -> web.Response:
     return await readiness_response(request.app[DEPS].ready)
 
@@ -129,10 +84,14 @@ async def openapi(request: web.Request) -> web.Response:
     return web.Response(text=json.dumps(build_openapi(), indent=2), content_type="application/json")
 
 
+__all__ = ["IngestDeps", "build_app"]
+
+
 def build_app(deps: IngestDeps) -> web.Application:
     app = web.Application(middlewares=[problem_middleware], client_max_size=deps.settings.max_body_bytes)
     app[DEPS] = deps
-    app.router.add_post("/webhooks/generic", generic_webhook, name="generic")
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, route.handler, name=route.source)
     app.router.add_get("/healthz", healthz, name="healthz")
     app.router.add_get("/readyz", readyz, name="readyz")
     app.router.add_get("/metrics", metrics, name="metrics")

@@ -6,16 +6,16 @@ import asyncio
 import time
 from collections.abc import Sequence
 
-from schemas.events import CallEvent
-from schemas.topics import CALLS, Topic, TopicNames
+from schemas.events import CallEvent, EmailEvent
+from schemas.topics import CALLS, EMAILS, Topic, TopicNames
 from services.ingest.metrics import IngestMetrics
 from services.runtime.kafka import DurableProducer
 
-IngestEvent = CallEvent
+IngestEvent = CallEvent | EmailEvent
 
 
 def topic_for(event: IngestEvent) -> Topic:
-    return CALLS
+    return EMAILS if isinstance(event, EmailEvent) else CALLS
 
 
 def serialize(event: IngestEvent) -> bytes:

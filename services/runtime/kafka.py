@@ -66,8 +66,8 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeou
     while asyncio.get_running_loop().time() < deadline:
         described = await admin.describe_topics(names)
         if all(
-            topic.get("error_code", 0) == 0 and topic["partitions"] and all(p["leader"] >= 0 for p in topic["partitions"])
-            for topic in described
+            t.get("error_code", 0) == 0 and t["partitions"] and all(p["leader"] >= 0 for p in t["partitions"])
+            for t in described
         ):
             return
         await asyncio.sleep(0.1)

@@ -36,19 +36,29 @@ class ServiceProcess:
     proc: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
-        key = {"ingest": "TOUCHPOINT_INGEST_PORT", "classifier": "TOUCHPOINT_CLASSIFIER_PORT",
-               "reporting": "TOUCHPOINT_REPORTING_PORT"}[self.name]
+        key = {
+            "ingest": "TOUCHPOINT_INGEST_PORT",
+            "classifier": "TOUCHPOINT_CLASSIFIER_PORT",
+            "reporting": "TOUCHPOINT_REPORTING_PORT",
+        }[self.name]
         self.env = {**os.environ, **self.env, key: str(self.port), "TOUCHPOINT_LOG_FORMAT": "json"}
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self, timeout: float = 60) -> None:
+    async def start(self, timeout: float = 60, *, wait_ready: bool = True) -> None:
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", f"services.{self.name}"], env=self.env, cwd=REPO,
-                                     stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", f"services.{self.name}"],
+            env=self.env,
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         log.close()
+        if not wait_ready:
+            return
         deadline = time.monotonic() + timeout
         async with aiohttp.ClientSession() as session:
             while time.monotonic() < deadline:
@@ -102,31 +112,40 @@ def service_env(kafka: KafkaSettings, database_url: str | None = None, **extra: 
 
 
 def signed_headers(body: bytes, secret: str = GENERIC_SECRET, at: int | None = None) -> dict[str, str]:
-    return {"Content-Type": "application/json",
-            "X-Touchpoint-Signature": sign_generic(secret.encode(), int(time.time()) if at is None else at, body)}
+    return {
+        "Content-Type": "application/json",
+        "X-Touchpoint-Signature": sign_generic(secret.encode(), int(time.time()) if at is None else at, body),
+    }
 
 
 def call_body(call_id: str, event: str = "ended", **fields: Any) -> bytes:
     body: dict[str, Any] = {
-        "call_id": call_id, "event": event, "occurred_at": "2026-11-26T10:00:00Z", "direction": "inbound",
-        "from": "+14155550123", "to": "+14155550100", **fields,
+        "call_id": call_id,
+        "event": event,
+        "occurred_at": "2026-11-26T10:00:00Z",
+        "direction": "inbound",
+        "from": "+14155550123",
+        "to": "+14155550100",
+        **fields,
     }
     if event == "ended":
         body.setdefault("status", "missed")
     return json.dumps(body).encode()
 
 
-async def read_topic(kafka: KafkaSettings, topic: str, *, expect: int | None = None,
-                     timeout: float = 20.0) -> list[ConsumerRecord]:
+async def read_topic(
+    kafka: KafkaSettings, topic: str, *, expect: int | None = None, timeout: float = 20.0
+) -> list[ConsumerRecord]:
     """Every record of `topic` from the beginning (no consumer group); waits for `expect` records if given,
     else returns what is there once the end offsets are reached."""
-    consumer = AIOKafkaConsumer(enable_auto_commit=False, auto_offset_reset="earliest", group_id=None,
-                                **kafka.client_kwargs())
+    consumer = AIOKafkaConsumer(
+        enable_auto_commit=False, auto_offset_reset="earliest", group_id=None, **kafka.client_kwargs()
+    )
     await consumer.start()
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or set())]
         if not partitions:
-            await consumer._client.force_metadata_update()  # noqa: SLF001 - metadata for a topic made just now
+            await consumer._client.force_metadata_update()
             partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or set())]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
@@ -27,22 +28,28 @@ from tests.integration.helpers import GENERIC_SECRET, call_body, headers_of, rea
 
 pytestmark = pytest.mark.integration
 
+Client = TestClient[web.Request, web.Application]
+
 
 @pytest.fixture
-async def client(kafka: KafkaSettings) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
+async def client(kafka: KafkaSettings) -> AsyncIterator[Client]:
     settings = IngestSettings(generic_secret=SecretStr(GENERIC_SECRET), max_body_bytes=4096)
     producer = DurableProducer(kafka, ProducerLimits(send_timeout_s=5), client_id="test-ingest")
     await producer.start()
     metrics = IngestMetrics(CollectorRegistry())
-    deps = IngestDeps(settings=settings, publisher=EventPublisher(producer, metrics, kafka.topics), metrics=metrics,
-                      clock=lambda: datetime.now(UTC),
-                      ready=CachedReadiness({"kafka": lambda: kafka_reachable(kafka)}))
+    deps = IngestDeps(
+        settings=settings,
+        publisher=EventPublisher(producer, metrics, kafka.topics),
+        metrics=metrics,
+        clock=lambda: datetime.now(UTC),
+        ready=CachedReadiness({"kafka": lambda: kafka_reachable(kafka)}),
+    )
     async with TestClient(TestServer(build_app(deps))) as test_client:
         yield test_client
     await producer.stop()
 
 
-async def test_signed_event_is_acknowledged_only_with_a_record_in_kafka(client: TestClient, kafka: KafkaSettings) -> None:  # type: ignore[type-arg]
+async def test_signed_event_is_acknowledged_only_with_a_record_in_kafka(client: Client, kafka: KafkaSettings) -> None:
     call_id = f"c-{uuid.uuid4()}"
     body = call_body(call_id, agent="101", duration_s=0)
     response = await client.post("/webhooks/generic", data=body, headers=signed_headers(body))
@@ -61,7 +68,7 @@ async def test_signed_event_is_acknowledged_only_with_a_record_in_kafka(client: 
     assert headers_of(record)["event_id"] == answer["event_id"].encode()
 
 
-async def test_a_retried_delivery_gets_the_same_event_id(client: TestClient) -> None:  # type: ignore[type-arg]
+async def test_a_retried_delivery_gets_the_same_event_id(client: Client) -> None:
     body = call_body(f"c-{uuid.uuid4()}")
     first = await (await client.post("/webhooks/generic", data=body, headers=signed_headers(body))).json()
     second = await (await client.post("/webhooks/generic", data=body, headers=signed_headers(body))).json()
@@ -70,26 +77,55 @@ async def test_a_retried_delivery_gets_the_same_event_id(client: TestClient) -> 
 
 BAD_REQUESTS = [
     pytest.param({"Content-Type": "application/json"}, call_body("x"), 401, "X-Touchpoint-Signature", id="unsigned"),
-    pytest.param({**signed_headers(call_body("x"), secret="wrong")}, call_body("x"), 401, "X-Touchpoint-Signature",
-                 id="mis-signed"),
-    pytest.param(signed_headers(call_body("x"), at=int(time.time()) - 600), call_body("x"), 401,
-                 "X-Touchpoint-Signature", id="stale"),
+    pytest.param(
+        {**signed_headers(call_body("x"), secret="wrong")},
+        call_body("x"),
+        401,
+        "X-Touchpoint-Signature",
+        id="mis-signed",
+    ),
+    pytest.param(
+        signed_headers(call_body("x"), at=int(time.time()) - 600),
+        call_body("x"),
+        401,
+        "X-Touchpoint-Signature",
+        id="stale",
+    ),
     pytest.param(signed_headers(b"{not json"), b"{not json", 400, "body", id="malformed-json"),
-    pytest.param(signed_headers("{\"call_id\": \"\xff\"}".encode("latin-1")), "{\"call_id\": \"\xff\"}".encode("latin-1"),
-                 400, "body", id="wrong-charset"),
+    pytest.param(
+        signed_headers('{"call_id": "\xff"}'.encode("latin-1")),
+        '{"call_id": "\xff"}'.encode("latin-1"),
+        400,
+        "body",
+        id="wrong-charset",
+    ),
     pytest.param(signed_headers(b"[1,2]"), b"[1,2]", 422, None, id="not-an-object"),
-    pytest.param(signed_headers(json.dumps({"call_id": "x"}).encode()), json.dumps({"call_id": "x"}).encode(), 422,
-                 "event", id="missing-field"),
+    pytest.param(
+        signed_headers(json.dumps({"call_id": "x"}).encode()),
+        json.dumps({"call_id": "x"}).encode(),
+        422,
+        "event",
+        id="missing-field",
+    ),
     pytest.param(signed_headers(b"[" * 5000 + b"]" * 5000), b"[" * 5000 + b"]" * 5000, 413, "body", id="too-large"),
     pytest.param(signed_headers(b"[" * 1500 + b"]" * 1500), b"[" * 1500 + b"]" * 1500, 400, "body", id="deeply-nested"),
-    pytest.param({**signed_headers(call_body("x")), "Content-Type": "text/plain"}, call_body("x"), 415,
-                 "Content-Type", id="wrong-content-type"),
+    pytest.param(
+        {**signed_headers(call_body("x")), "Content-Type": "text/plain"},
+        call_body("x"),
+        415,
+        "Content-Type",
+        id="wrong-content-type",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("headers", "body", "status", "field"), BAD_REQUESTS)
 async def test_bad_input_gets_a_problem_and_writes_nothing(
-    client: TestClient, kafka: KafkaSettings, headers: dict[str, str], body: bytes, status: int,  # type: ignore[type-arg]
+    client: Client,
+    kafka: KafkaSettings,
+    headers: dict[str, str],
+    body: bytes,
+    status: int,
     field: str | None,
 ) -> None:
     response = await client.post("/webhooks/generic", data=body, headers=headers)
@@ -103,14 +139,14 @@ async def test_bad_input_gets_a_problem_and_writes_nothing(
     assert await read_topic(kafka, kafka.topics(CALLS)) == []
 
 
-async def test_wrong_method_is_405_with_allow(client: TestClient) -> None:  # type: ignore[type-arg]
+async def test_wrong_method_is_405_with_allow(client: Client) -> None:
     response = await client.get("/webhooks/generic")
     assert response.status == 405
     assert response.headers["Allow"] == "POST"
     assert response.content_type == "application/problem+json"
 
 
-async def test_health_ready_metrics_and_openapi(client: TestClient) -> None:  # type: ignore[type-arg]
+async def test_health_ready_metrics_and_openapi(client: Client) -> None:
     assert (await client.get("/healthz")).status == 200
     ready = await client.get("/readyz")
     assert ready.status == 200 and (await ready.json())["kafka"] is True
@@ -126,8 +162,13 @@ async def test_health_ready_metrics_and_openapi(client: TestClient) -> None:  # 
 async def test_unconfigured_source_is_refused(kafka: KafkaSettings) -> None:
     producer = DurableProducer(kafka, ProducerLimits(), client_id="test-ingest")
     metrics = IngestMetrics(CollectorRegistry())
-    deps = IngestDeps(settings=IngestSettings(generic_secret=None), publisher=EventPublisher(producer, metrics, kafka.topics),
-                      metrics=metrics, clock=lambda: datetime.now(UTC), ready=CachedReadiness({}))
+    deps = IngestDeps(
+        settings=IngestSettings(generic_secret=None),
+        publisher=EventPublisher(producer, metrics, kafka.topics),
+        metrics=metrics,
+        clock=lambda: datetime.now(UTC),
+        ready=CachedReadiness({}),
+    )
     async with TestClient(TestServer(build_app(deps))) as client:
         body = call_body("x")
         response = await client.post("/webhooks/generic", data=body, headers=signed_headers(body))

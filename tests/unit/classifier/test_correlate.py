@@ -11,18 +11,31 @@ from services.classifier.correlate import fold_call, interaction_id
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
 
-def event(phase: CallPhase, seconds: int, status: CallStatus | None = None, agent: str | None = None,
-          leg: str | None = None) -> CallEvent:
+def event(
+    phase: CallPhase, seconds: int, status: CallStatus | None = None, agent: str | None = None, leg: str | None = None
+) -> CallEvent:
     return CallEvent(
-        event_id=f"e-{phase}-{seconds}-{leg}", source="generic", call_id="c1", leg_id=leg, phase=phase, status=status,
-        direction="inbound", counterpart=PhoneAddress(raw="+14155550123", e164="+14155550123"),
-        our_number=PhoneAddress(raw="+14155550100", e164="+14155550100"), agent=agent,
-        occurred_at=T0 + timedelta(seconds=seconds), received_at=T0 + timedelta(seconds=seconds + 1),
+        event_id=f"e-{phase}-{seconds}-{leg}",
+        source="generic",
+        call_id="c1",
+        leg_id=leg,
+        phase=phase,
+        status=status,
+        direction="inbound",
+        counterpart=PhoneAddress(raw="+14155550123", e164="+14155550123"),
+        our_number=PhoneAddress(raw="+14155550100", e164="+14155550100"),
+        agent=agent,
+        occurred_at=T0 + timedelta(seconds=seconds),
+        received_at=T0 + timedelta(seconds=seconds + 1),
     )
 
 
-ANSWERED_CALL = [event("initiated", 0), event("ringing", 1), event("answered", 5, agent="101"),
-                 event("ended", 65, status="answered")]
+ANSWERED_CALL = [
+    event("initiated", 0),
+    event("ringing", 1),
+    event("answered", 5, agent="101"),
+    event("ended", 65, status="answered"),
+]
 
 
 def test_a_full_answered_call() -> None:

@@ -12,8 +12,13 @@ RECEIVED = datetime(2026, 11, 26, 10, 0, 5, tzinfo=UTC)
 
 def payload(**overrides: object) -> GenericCallPayload:
     body: dict[str, object] = {
-        "call_id": "c-1", "event": "ended", "occurred_at": "2026-11-26T10:00:00Z", "direction": "inbound",
-        "from": "+14155550123", "to": "+14155550100", "status": "missed",
+        "call_id": "c-1",
+        "event": "ended",
+        "occurred_at": "2026-11-26T10:00:00Z",
+        "direction": "inbound",
+        "from": "+14155550123",
+        "to": "+14155550100",
+        "status": "missed",
     }
     body.update(overrides)
     return GenericCallPayload.model_validate(body)

@@ -59,8 +59,15 @@ def test_example_numbers_of_many_countries_round_trip_in_every_format(region: st
     number = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
     assert number is not None
     expected = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    fmt = data.draw(st.sampled_from([phonenumbers.PhoneNumberFormat.E164, phonenumbers.PhoneNumberFormat.INTERNATIONAL,
-                                     phonenumbers.PhoneNumberFormat.NATIONAL]))
+    fmt = data.draw(
+        st.sampled_from(
+            [
+                phonenumbers.PhoneNumberFormat.E164,
+                phonenumbers.PhoneNumberFormat.INTERNATIONAL,
+                phonenumbers.PhoneNumberFormat.NATIONAL,
+            ]
+        )
+    )
     written = phonenumbers.format_number(number, fmt)
     phone = normalize_phone(written, region)
     assert phone is not None

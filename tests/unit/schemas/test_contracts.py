@@ -25,8 +25,13 @@ def test_openapi_file_is_in_sync_with_the_code() -> None:
 
 def test_topic_names_are_the_public_contract() -> None:
     assert [t.name for t in ALL_TOPICS] == [
-        "touchpoint.calls.v1", "touchpoint.emails.v1", "touchpoint.actions.v1", "touchpoint.interactions.v1",
-        "touchpoint.tasks.v1", "touchpoint.reports.manager-daily.v1", "touchpoint.dlq.v1",
+        "touchpoint.calls.v1",
+        "touchpoint.emails.v1",
+        "touchpoint.actions.v1",
+        "touchpoint.interactions.v1",
+        "touchpoint.tasks.v1",
+        "touchpoint.reports.manager-daily.v1",
+        "touchpoint.dlq.v1",
     ]
     names = TopicNames("test1")
     assert names(ALL_TOPICS[0]) == "test1.touchpoint.calls.v1"

@@ -1,0 +1,28 @@
+"""What ingest's handlers need, built by the composition root and kept under one typed app key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiohttp import web
+
+from services.ingest.metrics import IngestMetrics
+from services.ingest.publish import EventPublisher
+from services.ingest.settings import IngestSettings
+from services.runtime.health import CachedReadiness
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestDeps:
+    settings: IngestSettings
+    publisher: EventPublisher
+    metrics: IngestMetrics
+    clock: Clock
+    ready: CachedReadiness
+
+
+DEPS = web.AppKey("deps", IngestDeps)
