@@ -50,8 +50,8 @@ $(KAFKA_LIBS)/.complete: deploy/kafka/pom.xml
 	$(MAKE) --no-print-directory system-deps && \
 	echo "==> resolving Apache Kafka $(KAFKA_VERSION) jars from Maven Central into $(KAFKA_LIBS)" && \
 	rm -rf $(KAFKA_LIBS) && \
-	mvn -B --no-transfer-progress -f deploy/kafka/pom.xml dependency:copy-dependencies \
-	    -DincludeScope=runtime -DoutputDirectory=$(KAFKA_LIBS) | grep -E "BUILD|ERROR|Copying" | sed 's/^/    /' ; \
+	mvn -B -f deploy/kafka/pom.xml dependency:copy-dependencies \
+	    -DincludeScope=runtime -DoutputDirectory=$(KAFKA_LIBS) | grep -E "BUILD|ERROR|Downloaded from" | sed "s/^/    /" ; \
 	test -f $(KAFKA_LIBS)/kafka_2.13-$(KAFKA_VERSION).jar && touch $@
 
 bench: venv kafka-jars

@@ -6,9 +6,9 @@ flush the producer, close the pool. A worker that met a run of invalid records e
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 
+import asyncpg
 import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge
@@ -22,32 +22,18 @@ from services.classifier.store import Store
 from services.runtime.errors import TooManyInvalid
 from services.runtime.health import CachedReadiness, health_app
 from services.runtime.kafka import DurableProducer, ProducerLimits, build_consumer, ensure_topics, kafka_reachable
-from services.runtime.lifecycle import shutdown_event
+from services.runtime.lifecycle import retry_until_ready, shutdown_event
 from services.runtime.logging import configure_logging
-from services.runtime.postgres import create_pool, database_reachable, migrate
+from services.runtime.postgres import database_reachable, open_migrated_pool
 from services.runtime.settings import DatabaseSettings, KafkaSettings, LogSettings
 
 log = structlog.get_logger("services.classifier")
 
 
-async def wait_for_dependencies(kafka: KafkaSettings, db: DatabaseSettings, stop: asyncio.Event) -> None:
-    """At start-up the broker or database may still be coming up: wait, say so, don't crash-loop."""
-    delay = 0.5
-    while not stop.is_set():
-        try:
-            await ensure_topics(kafka, ALL_TOPICS)
-            pool = await create_pool(db)
-            try:
-                await migrate(pool)
-            finally:
-                await pool.close()
-        except (OSError, TimeoutError, Exception) as exc:
-            log.warning("classifier.waiting_for_dependencies", error=repr(exc), retry_in_s=delay)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
-            delay = min(delay * 2, 10.0)
-        else:
-            return
+async def prepare(kafka: KafkaSettings, db: DatabaseSettings) -> asyncpg.Pool:
+    """Topics exist and the schema is migrated; returns the pool."""
+    await ensure_topics(kafka, ALL_TOPICS)
+    return await open_migrated_pool(db)
 
 
 async def main() -> int:
@@ -56,10 +42,9 @@ async def main() -> int:
     db = DatabaseSettings()
     configure_logging(LogSettings(), "classifier")
     stop = shutdown_event()
-    await wait_for_dependencies(kafka, db, stop)
-    if stop.is_set():
+    pool = await retry_until_ready(lambda: prepare(kafka, db), stop, "kafka+postgres")
+    if pool is None:
         return 0
-    pool = await create_pool(db)
     producer = DurableProducer(kafka, ProducerLimits(), client_id=f"{kafka.client_id_prefix}-classifier")
     await producer.start()
     store = Store(pool, settings.group_id, kafka.topics)

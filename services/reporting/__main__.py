@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import structlog
 from aiohttp import web
@@ -13,9 +12,9 @@ from services.reporting.app import ReportingDeps, build_app
 from services.reporting.settings import ReportingSettings
 from services.runtime.health import CachedReadiness
 from services.runtime.kafka import kafka_reachable
-from services.runtime.lifecycle import shutdown_event
+from services.runtime.lifecycle import retry_until_ready, shutdown_event
 from services.runtime.logging import configure_logging
-from services.runtime.postgres import create_pool, database_reachable, migrate
+from services.runtime.postgres import database_reachable, open_migrated_pool
 from services.runtime.settings import DatabaseSettings, KafkaSettings, LogSettings
 
 log = structlog.get_logger("services.reporting")
@@ -27,19 +26,9 @@ async def main() -> None:
     db = DatabaseSettings()
     configure_logging(LogSettings(), "reporting")
     stop = shutdown_event()
-    delay = 0.5
-    while True:
-        try:
-            pool = await create_pool(db)
-            await migrate(pool)
-            break
-        except (OSError, TimeoutError, Exception) as exc:
-            log.warning("reporting.waiting_for_database", error=repr(exc), retry_in_s=delay)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
-            if stop.is_set():
-                return
-            delay = min(delay * 2, 10.0)
+    pool = await retry_until_ready(lambda: open_migrated_pool(db), stop, "postgres")
+    if pool is None:
+        return
     ready = CachedReadiness({"kafka": lambda: kafka_reachable(kafka), "postgres": lambda: database_reachable(pool)})
     deps = ReportingDeps(settings=settings, pool=pool, ready=ready, registry=CollectorRegistry())
     runner = web.AppRunner(build_app(deps), access_log=None)

@@ -34,6 +34,17 @@ async def create_pool(settings: DatabaseSettings) -> asyncpg.Pool:
     return pool
 
 
+async def open_migrated_pool(settings: DatabaseSettings) -> asyncpg.Pool:
+    """A pool on a database whose schema is up to date; closed again if migrating fails."""
+    pool = await create_pool(settings)
+    try:
+        await migrate(pool)
+    except BaseException:
+        await pool.close()
+        raise
+    return pool
+
+
 def migration_files() -> list[tuple[str, str]]:
     folder = resources.files("services.runtime") / "migrations"
     return sorted((f.name, f.read_text()) for f in folder.iterdir() if f.name.endswith(".sql"))
