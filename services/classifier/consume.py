@@ -116,7 +116,8 @@ class Pipeline:
         valid, dead = self._decode(records)
         ranges = _ranges(records)
         if dead:
-            await self._retry(lambda: self._dead_letter(dead), stop, "dlq")
+            if await self._retry(lambda: self._dead_letter(dead), stop, "dlq") is None:
+                return  # stopping before the dead letters were acknowledged: apply nothing, commit nothing
         result = await self._retry(
             lambda: self._store.apply_batch(valid, ranges, lambda: self._failpoints.hit("before_db_commit")),
             stop,
@@ -167,7 +168,8 @@ class Pipeline:
             valid.append(ConsumedRecord(record.topic, record.partition, record.offset, event))
         return valid, dead
 
-    async def _dead_letter(self, dead: Sequence[DeadLetter]) -> None:
+    async def _dead_letter(self, dead: Sequence[DeadLetter]) -> int:
+        """Produces the dead letters and waits for every ack; returns how many."""
         for letter in dead:
             log.warning(
                 "classifier.dead_letter",
@@ -176,7 +178,7 @@ class Pipeline:
                 offset=letter.source_offset,
                 reason=letter.reason,
             )
-        await asyncio.gather(
+        results = await asyncio.gather(
             *(
                 self._producer.send(
                     self._topics(DLQ),
@@ -191,8 +193,13 @@ class Pipeline:
                     },
                 )
                 for letter in dead
-            )
+            ),
+            return_exceptions=True,
         )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return len(dead)
 
     async def _retry(self, attempt: Callable[[], Awaitable[T]], stop: asyncio.Event, what: str) -> T | None:
         """Retries transient failures with backoff, partitions paused so the batch is not refetched."""

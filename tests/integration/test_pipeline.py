@@ -39,8 +39,8 @@ async def services(kafka: KafkaSettings, database_url: str, tmp_path: Path) -> A
             await proc.start()
         yield procs
     finally:
-        for proc in procs.values():
-            await proc.stop()
+        exit_codes = {name: await proc.stop() for name, proc in procs.items()}
+    assert exit_codes == dict.fromkeys(procs, 0), "every service shuts down cleanly on SIGTERM"
 
 
 async def post(url: str, body: bytes) -> tuple[int, dict[str, str]]:
