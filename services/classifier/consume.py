@@ -115,9 +115,8 @@ class Pipeline:
     async def process(self, records: Sequence[ConsumerRecord], stop: asyncio.Event) -> None:
         valid, dead = self._decode(records)
         ranges = _ranges(records)
-        if dead:
-            if await self._retry(lambda: self._dead_letter(dead), stop, "dlq") is None:
-                return  # stopping before the dead letters were acknowledged: apply nothing, commit nothing
+        if dead and await self._retry(lambda: self._dead_letter(dead), stop, "dlq") is None:
+            return  # stopping before the dead letters were acknowledged: apply nothing, commit nothing
         result = await self._retry(
             lambda: self._store.apply_batch(valid, ranges, lambda: self._failpoints.hit("before_db_commit")),
             stop,
