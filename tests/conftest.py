@@ -7,7 +7,9 @@ A broker or database that cannot be started fails the tests with the reason; not
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -43,8 +45,16 @@ def _docker_available() -> bool:
     return True
 
 
+@contextlib.contextmanager
+def server_dir(prefix: str) -> Iterator[Path]:
+    """A data folder for a server that outlives pytest's own temp folders: pytest prunes old basetemp folders
+    when other sessions start, which would delete a running server's data under it."""
+    with tempfile.TemporaryDirectory(prefix=f"touchpoint-{prefix}-", ignore_cleanup_errors=True) as path:
+        yield Path(path)
+
+
 @pytest.fixture(scope="session")
-def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def kafka_bootstrap() -> Iterator[str]:
     if external := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         yield external
         return
@@ -54,32 +64,34 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         with KafkaContainer("apache/kafka:4.1.1").with_kraft() as container:
             yield container.get_bootstrap_server()
         return
-    broker = LocalKafka(tmp_path_factory.mktemp("kafka"), port=free_port())
-    try:
-        broker.start()
-    except (RuntimeError, TimeoutError, OSError) as exc:
-        pytest.fail(
-            f"no Kafka broker for the integration tests: {exc}\n"
-            "Run `make kafka-jars` (Java 17 + Maven) or set KAFKA_BOOTSTRAP_SERVERS.",
-            pytrace=False,
-        )
-    yield broker.bootstrap
-    broker.stop()
+    with server_dir("kafka") as data:
+        broker = LocalKafka(data, port=free_port())
+        try:
+            broker.start()
+        except (RuntimeError, TimeoutError, OSError) as exc:
+            pytest.fail(
+                f"no Kafka broker for the integration tests: {exc}\n"
+                "Run `make kafka-jars` (Java 17 + Maven) or set KAFKA_BOOTSTRAP_SERVERS.",
+                pytrace=False,
+            )
+        yield broker.bootstrap
+        broker.stop()
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_server() -> Iterator[str]:
     """The DSN of a server we may create databases on."""
     if external := os.environ.get("DATABASE_URL"):
         yield external
         return
-    server = LocalPostgres(tmp_path_factory.mktemp("postgres"), port=free_port())
-    try:
-        server.start()
-    except (RuntimeError, TimeoutError, OSError) as exc:
-        pytest.fail(f"no PostgreSQL for the integration tests: {exc}", pytrace=False)
-    yield server.dsn
-    server.stop("immediate")
+    with server_dir("postgres") as data:
+        server = LocalPostgres(data, port=free_port())
+        try:
+            server.start()
+        except (RuntimeError, TimeoutError, OSError) as exc:
+            pytest.fail(f"no PostgreSQL for the integration tests: {exc}", pytrace=False)
+        yield server.dsn
+        server.stop("immediate")
 
 
 def _with_database(dsn: str, name: str) -> str:

@@ -113,13 +113,20 @@ class LocalKafka:
             raise RuntimeError(f"port {self.port} is already in use; is another Kafka running?")
         props = self._write_config()
         if not (self.data_dir / "data" / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-            subprocess.run(
+            # Like Kafka's own Uuid.randomUuid: an id that starts with "-" would be read as an option.
+            cluster_id = "-"
+            while cluster_id.startswith("-"):
+                cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+            formatted = subprocess.run(
                 self._java("kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id, "-c", str(props)),
-                check=True,
                 capture_output=True,
                 timeout=120,
+                check=False,
             )
+            if formatted.returncode != 0:
+                raise RuntimeError(
+                    f"formatting Kafka storage failed: {formatted.stdout.decode()}{formatted.stderr.decode()}"
+                )
         with self.log_file.open("ab") as log:
             self.proc = subprocess.Popen(
                 self._java("kafka.Kafka", str(props)),

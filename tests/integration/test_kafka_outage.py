@@ -7,7 +7,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -24,18 +23,20 @@ from services.ingest.settings import IngestSettings
 from services.runtime.health import CachedReadiness
 from services.runtime.kafka import DurableProducer, ProducerLimits, ensure_topics, kafka_reachable
 from services.runtime.settings import KafkaSettings
+from tests.conftest import server_dir
 from tests.integration.helpers import GENERIC_SECRET, call_body, read_topic, signed_headers
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[LocalKafka]:
+def own_broker() -> Iterator[LocalKafka]:
     """A broker of this test's own, since the test stops it."""
-    broker = LocalKafka(tmp_path / "kafka", port=free_port())
-    broker.start()
-    yield broker
-    broker.stop()
+    with server_dir("outage-kafka") as data:
+        broker = LocalKafka(data, port=free_port())
+        broker.start()
+        yield broker
+        broker.stop()
 
 
 async def test_broker_down_means_503_then_recovery(own_broker: LocalKafka) -> None:
