@@ -131,7 +131,8 @@ def header_pairs(fields: Mapping[str, str]) -> list[tuple[str, str]]:
     per-header fields Mailgun also posts."""
     raw = fields.get("message-headers")
     if raw is None:
-        return [(name, fields[name]) for name in _HEADER_FIELDS if name in fields]
+        by_name = {name.lower(): value for name, value in fields.items()}
+        return [(name, by_name[name.lower()]) for name in _HEADER_FIELDS if name.lower() in by_name]
     try:
         decoded = json.loads(raw)
     except ValueError as exc:

@@ -91,7 +91,8 @@ def _one_line(value: str) -> str:
 
 
 def bounded_text(text: str, limit: int = MAX_EMAIL_TEXT) -> tuple[str, bool]:
-    text = clean_text(text)
+    """Line ends as \\n, trailing blank space dropped, at most `limit` characters (and whether it was cut)."""
+    text = clean_text(text).replace("\r\n", "\n").replace("\r", "\n").rstrip()
     return (text, False) if len(text) <= limit else (text[:limit], True)
 
 
@@ -455,15 +456,16 @@ def parties(facts: HeaderFacts, envelope: Envelope, domains: Sequence[str], boun
     recipients = [a.address for a in (*facts.to, *facts.cc)] + envelope_to
     if not domains or sender is None:
         return Parties("unknown", None, next((r for r in envelope_to if domains and is_ours(r, domains)), None))
+    ours = [r for r in [*envelope_to, *recipients] if is_ours(r, domains)]
     external_bounced = [a for a in bounced_to if not is_ours(a, domains)]
+    if external_bounced:  # often sent by our own MTA's MAILER-DAEMON, so checked before the sender's domain
+        return Parties("inbound", external_bounced[0], ours[0] if ours else None)
     if is_ours(sender, domains):
         external = [r for r in recipients if not is_ours(r, domains)]
         if not external:
             return Parties("internal", None, sender)
         return Parties("outbound", external[0], sender)
-    ours = [r for r in [*envelope_to, *recipients] if is_ours(r, domains)]
-    counterpart = external_bounced[0] if external_bounced else sender
-    return Parties("inbound", counterpart, ours[0] if ours else None)
+    return Parties("inbound", sender, ours[0] if ours else None)
 
 
 # --- the event --------------------------------------------------------------------------------------------------

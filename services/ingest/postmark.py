@@ -10,6 +10,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from email.utils import formataddr
@@ -28,6 +29,8 @@ from services.ingest.parse_email import (
     html_to_text,
     message_from_header_pairs,
 )
+
+_COLON_ZONE = re.compile(r"([+-]\d{2}):(\d{2})\s*$")
 
 Text = Annotated[str, Field(max_length=1_000_000)]
 Short = Annotated[str, Field(max_length=2000)]
@@ -126,7 +129,8 @@ def normalize_postmark(message: PostmarkInbound, *, received_at: datetime, domai
         ("Cc", _address_header(message.CcFull, message.Cc)),
         ("Reply-To", message.ReplyTo),
         ("Subject", message.Subject),
-        ("Date", message.Date),
+        # Postmark writes the zone as "-04:00"; RFC 5322 (and so the stdlib) reads only "-0400".
+        ("Date", _COLON_ZONE.sub(r"\1\2", message.Date)),
         *((h.Name, h.Value) for h in message.Headers if h.Name.lower() not in lifted),
     ]
     facts = header_facts(message_from_header_pairs((n, v) for n, v in pairs if v))
