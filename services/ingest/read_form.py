@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from schemas.events import Attachment
 from services.ingest.parse_email import MAX_ATTACHMENTS, attachment_meta
@@ -89,7 +90,7 @@ async def read_form(request: web.Request, limit: int) -> ReceivedForm:
             if isinstance(part, MultipartReader):
                 raise bad_request("nested multipart is not a form")
             await _read_part(part, form, budget)
-    except (ValueError, AssertionError, RuntimeError) as exc:  # aiohttp's ways of saying "not a valid multipart"
+    except (ValueError, AssertionError, RuntimeError, HttpProcessingError) as exc:  # aiohttp: "not a valid multipart"
         raise bad_request(f"multipart body is malformed: {exc}") from exc
     return form
 
