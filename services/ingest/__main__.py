@@ -1,4 +1,5 @@
-"""Composition root of the ingest process: settings → producer → app; SIGTERM stops accepting, drains, exits."""
+"""Composition root of the ingest process: settings → producer → HTTP app and SMTP server on one event loop;
+SIGTERM stops both from accepting, drains what is in flight, exits."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from prometheus_client import CollectorRegistry
 
 from schemas.topics import ALL_TOPICS
 from services.ingest.app import IngestDeps, build_app
+from services.ingest.mailgun import TokenReplayCache
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publish import EventPublisher
+from services.ingest.serve_smtp import SmtpServer
 from services.ingest.settings import IngestSettings
 from services.runtime.errors import KafkaUnavailable
 from services.runtime.health import CachedReadiness
@@ -43,22 +46,32 @@ async def main() -> None:
     )
     await producer.start()
     metrics = IngestMetrics(CollectorRegistry())
+    publisher = EventPublisher(producer, metrics, kafka.topics)
     deps = IngestDeps(
         settings=settings,
-        publisher=EventPublisher(producer, metrics, kafka.topics),
+        publisher=publisher,
         metrics=metrics,
         clock=utc_now,
         ready=CachedReadiness({"kafka": lambda: kafka_reachable(kafka)}),
+        mailgun_tokens=TokenReplayCache(settings.mailgun_replay_cache_size, ttl_s=2 * settings.signature_tolerance_s),
     )
     runner = web.AppRunner(build_app(deps), access_log=None, shutdown_timeout=settings.send_timeout_s + 1)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     stop = shutdown_event()
     await site.start()
-    log.info("ingest.started", url=f"http://{settings.host}:{settings.port}", kafka=kafka.bootstrap_servers)
+    smtp = SmtpServer(settings, publisher, metrics, utc_now)
+    await smtp.start()
+    log.info(
+        "ingest.started",
+        url=f"http://{settings.host}:{settings.port}",
+        smtp=f"{settings.smtp_host}:{smtp.port}",
+        kafka=kafka.bootstrap_servers,
+    )
     await stop.wait()
     log.info("ingest.stopping")
-    await runner.cleanup()  # stops accepting, lets in-flight requests finish (they await their acks)
+    # Both stop accepting and let what is in flight finish (each awaits its ack, bounded by the send timeout).
+    await asyncio.gather(runner.cleanup(), smtp.stop(grace_s=settings.send_timeout_s + 1))
     await producer.stop()
     log.info("ingest.stopped")
 

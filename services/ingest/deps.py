@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from aiohttp import web
 
+from services.ingest.mailgun import TokenReplayCache
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publish import EventPublisher
 from services.ingest.settings import IngestSettings
@@ -23,6 +24,8 @@ class IngestDeps:
     metrics: IngestMetrics
     clock: Clock
     ready: CachedReadiness
+    # Tokens of accepted Mailgun posts; the composition root sizes it, tests get a fresh one each.
+    mailgun_tokens: TokenReplayCache = field(default_factory=TokenReplayCache)
 
 
 DEPS = web.AppKey("deps", IngestDeps)

@@ -27,3 +27,13 @@ class IngestMetrics:
             registry=registry,
         )
         self.in_flight = Gauge("touchpoint_ingest_in_flight_requests", "Requests being handled now", registry=registry)
+        self.smtp_sessions = Counter(
+            "touchpoint_ingest_smtp_sessions", "SMTP connections accepted by our server", registry=registry
+        )
+        self.smtp_messages = Counter(
+            "touchpoint_ingest_smtp_messages",
+            "SMTP transactions by result: accepted (250), unavailable (451), too_large (552), "
+            "rejected_recipient (550), invalid (554), error (451 after an unexpected failure)",
+            ["result"],
+            registry=registry,
+        )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.ingest.normalize_generic import GenericCallPayload
+from services.ingest.postmark import PostmarkInbound
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -54,9 +55,73 @@ def _schema_of(model: Any) -> dict[str, Any]:
     return schema
 
 
+_MAILGUN_FORM: dict[str, Any] = {
+    "type": "object",
+    "required": ["timestamp", "token", "signature", "recipient"],
+    "properties": {
+        "timestamp": {"type": "string", "pattern": "^[0-9]{1,12}$", "description": "unix seconds"},
+        "token": {"type": "string", "maxLength": 500, "description": "random, used once"},
+        "signature": {"type": "string", "description": 'hex HMAC-SHA256(signing key, "<timestamp><token>")'},
+        "recipient": {"type": "string", "description": "RCPT TO, comma-separated"},
+        "sender": {"type": "string", "description": "MAIL FROM"},
+        "from": {"type": "string"},
+        "subject": {"type": "string"},
+        "body-plain": {"type": "string"},
+        "message-headers": {"type": "string", "description": "JSON list of [name, value], order kept"},
+        "body-mime": {"type": "string", "description": "the raw message, for route URLs ending in `mime`"},
+    },
+}
+
+
+def _email_paths(accepted: dict[str, Any]) -> dict[str, Any]:
+    ok = {**accepted, "description": "Durably written to Kafka (the providers retry anything but 200)"}
+    errors = _webhook_errors()
+    mailgun_errors = {code: errors[code] for code in ("401", "403", "503")}
+    mailgun_errors["406"] = _problem(
+        "Permanently unacceptable (malformed, invalid, too large, wrong type): Mailgun does not retry a 406; "
+        "the problem's type and `errors` tell which"
+    )
+    multipart = {**_MAILGUN_FORM, "properties": {**_MAILGUN_FORM["properties"]}}
+    multipart["properties"]["attachment-1"] = {
+        "type": "string",
+        "format": "binary",
+        "description": "attachment-1..N: only name, type, size and sha256 are kept",
+    }
+    return {
+        "/webhooks/mailgun": {
+            "post": {
+                "operationId": "mailgunInbound",
+                "summary": "Mailgun routes forward(): an inbound message (signed form fields)",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {"schema": _MAILGUN_FORM},
+                        "multipart/form-data": {"schema": multipart},
+                    },
+                },
+                "responses": {"200": ok, **mailgun_errors},
+            }
+        },
+        "/webhooks/postmark": {
+            "post": {
+                "operationId": "postmarkInbound",
+                "summary": "Postmark inbound webhook (HTTP Basic auth)",
+                "security": [{"postmarkBasic": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PostmarkInbound"}}},
+                },
+                "responses": {"200": ok, **errors},
+            }
+        },
+    }
+
+
 def build_openapi() -> dict[str, Any]:
     generic = _schema_of(GenericCallPayload)
     defs = generic.pop("$defs", {})
+    postmark = _schema_of(PostmarkInbound)
+    defs.update(postmark.pop("$defs", {}))
     accepted = {
         "description": "Durably written to Kafka",
         "content": {
@@ -100,6 +165,7 @@ def build_openapi() -> dict[str, Any]:
                     "responses": {"202": accepted, **_webhook_errors()},
                 }
             },
+            **_email_paths(accepted),
             "/healthz": {"get": {"operationId": "healthz", "summary": "Process is alive", "responses": health}},
             "/readyz": {
                 "get": {
@@ -128,7 +194,10 @@ def build_openapi() -> dict[str, Any]:
             },
             "/openapi.json": {"get": {"operationId": "openapi", "summary": "This document", "responses": health}},
         },
-        "components": {"schemas": {"GenericCallPayload": generic, **defs, "Problem": PROBLEM_SCHEMA}},
+        "components": {
+            "schemas": {"GenericCallPayload": generic, **defs, "Problem": PROBLEM_SCHEMA, "PostmarkInbound": postmark},
+            "securitySchemes": {"postmarkBasic": {"type": "http", "scheme": "basic"}},
+        },
     }
 
 

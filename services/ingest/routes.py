@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from services.ingest.handlers import generic
+from services.ingest.handlers import mailgun as mailgun_handler
+from services.ingest.handlers import postmark as postmark_handler
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,4 +20,8 @@ class Route:
     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-ROUTES: tuple[Route, ...] = (Route("POST", "/webhooks/generic", "generic", generic.handle),)
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/webhooks/generic", "generic", generic.handle),
+    Route("POST", "/webhooks/mailgun", "mailgun", mailgun_handler.handle),
+    Route("POST", "/webhooks/postmark", "postmark", postmark_handler.handle),
+)

@@ -27,11 +27,34 @@ class IngestSettings(BaseSettings):
 
     generic_secret: SecretStr | None = None
 
+    # Email sources (docs/email.md). Mail from one of these domains to outside is outbound; SMTP accepts only
+    # recipients in them. Subdomains count as ours.
+    mail_domains: Annotated[tuple[str, ...], NoDecode] = ()
+    mailgun_signing_key: SecretStr | None = None
+    mailgun_replay_cache_size: int = Field(100_000, ge=1)
+    postmark_user: str | None = None
+    postmark_password: SecretStr | None = None
+    email_max_body_bytes: int = Field(26_214_400, ge=1024, description="Mailgun/Postmark bodies, attachments included")
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(2525, ge=0, le=65535)
+    smtp_hostname: str = Field("localhost", description="the name our SMTP server greets with")
+    smtp_max_bytes: int = Field(26_214_400, ge=1024)
+    smtp_max_recipients: int = Field(100, ge=1)
+
     @field_validator("own_numbers", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("mail_domains", mode="before")
+    @classmethod
+    def _split_domains(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            return tuple(str(part).strip().lstrip("@").lower() for part in value if str(part).strip())
         return value
 
     @field_validator("timezone")

@@ -42,6 +42,8 @@ class ServiceProcess:
             "reporting": "TOUCHPOINT_REPORTING_PORT",
         }[self.name]
         self.env = {**os.environ, **self.env, key: str(self.port), "TOUCHPOINT_LOG_FORMAT": "json"}
+        if self.name == "ingest":  # ingest also listens for SMTP; tests must not collide on 2525
+            self.env.setdefault("TOUCHPOINT_SMTP_PORT", str(free_port()))
 
     @property
     def url(self) -> str:
