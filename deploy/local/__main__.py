@@ -95,9 +95,12 @@ class LocalSystem:
 
     def banner(self) -> str:
         ingest, reporting = self.ports["ingest"], self.ports["reporting"]
+        smtp = self.env.get("TOUCHPOINT_SMTP_PORT", "2525")
+        domains = self.env.get("TOUCHPOINT_MAIL_DOMAINS", "")
         return (
             "Touchpoint is up:\n"
             f"  ingest     http://127.0.0.1:{ingest}   (webhooks, /openapi.json, /metrics)\n"
+            f"  smtp       127.0.0.1:{smtp}   (mail for {domains})\n"
             f"  reporting  http://127.0.0.1:{reporting}/api/interactions\n"
             f"  classifier http://127.0.0.1:{self.ports['classifier']}/readyz\n"
             f"  kafka      {self.env['KAFKA_BOOTSTRAP_SERVERS']}\n"
