@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from services.ingest.handlers import generic
+from services.ingest.handlers import freeswitch, generic, mango, twilio, zadarma
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,4 +18,11 @@ class Route:
     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-ROUTES: tuple[Route, ...] = (Route("POST", "/webhooks/generic", "generic", generic.handle),)
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/webhooks/generic", "generic", generic.handle),
+    Route("POST", "/webhooks/twilio", "twilio", twilio.handle),
+    Route("POST", mango.PATH, "mango", mango.handle),
+    # GET answers the zd_echo URL check, POST the notifications; one route so the source name stays unique.
+    Route("*", "/webhooks/zadarma", "zadarma", zadarma.handle),
+    Route("POST", "/webhooks/freeswitch", "freeswitch", freeswitch.handle),
+)
