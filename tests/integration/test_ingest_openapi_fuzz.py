@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from pydantic import SecretStr
 from schemathesis import GenerationMode
+from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -100,6 +101,9 @@ def fuzz(spec: dict[str, Any], base_url: str) -> list[str]:
     failures: list[str] = []
     with requests.Session() as session:
         for result in schema.get_all_operations():
+            if isinstance(result, Err):
+                failures.append(f"the document has an invalid operation: {result.err()}")
+                continue
             operation = result.ok()
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                 try:
