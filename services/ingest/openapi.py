@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
+from services.ingest.freeswitch import BASE64_TYPE, FORM_TYPE, JSON_TYPES, JsonCdr
 from services.ingest.normalize_generic import GenericCallPayload
 from services.ingest.postmark import PostmarkInbound
+from services.ingest.twilio import TwilioCallback
+from services.ingest.zadarma import MODELS as ZADARMA_MODELS
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -117,6 +122,168 @@ def _email_paths(accepted: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _form_schema(models: list[type[BaseModel]], required: list[str], description: str) -> dict[str, Any]:
+    """A form body: every value is a string on the wire; enums and patterns of the model are kept."""
+    properties: dict[str, Any] = {}
+    for model in models:
+        for name, prop in model.model_json_schema(by_alias=True)["properties"].items():
+            options = prop.get("anyOf", [prop])
+            plain: dict[str, Any] = next((o for o in options if o.get("type") != "null"), {})
+            schema: dict[str, Any] = {"type": "string"}
+            for keyword in ("enum", "pattern", "maxLength"):
+                if keyword in plain:
+                    schema[keyword] = plain[keyword]
+            if "const" in plain:
+                schema["enum"] = [plain["const"]]
+            properties.setdefault(name, schema)
+    return {"type": "object", "description": description, "required": required, "properties": properties}
+
+
+def _call_sources(accepted: dict[str, Any]) -> dict[str, Any]:
+    """The PBX webhooks: their wire formats are the providers', so bodies are described as sent."""
+    errors = _webhook_errors()
+    form = "application/x-www-form-urlencoded"
+    zadarma_events = sorted(ZADARMA_MODELS)
+    return {
+        "/webhooks/twilio": {
+            "post": {
+                "operationId": "twilioStatusCallback",
+                "summary": "Twilio Voice status / recording status callback (form-encoded)",
+                "parameters": [
+                    {
+                        "name": "X-Twilio-Signature",
+                        "in": "header",
+                        "required": True,
+                        "schema": {"type": "string"},
+                        "description": "base64 HMAC-SHA1(auth token, public URL + sorted form names and values)",
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        form: {
+                            "schema": _form_schema(
+                                [TwilioCallback], ["CallSid", "AccountSid"], "Twilio's status callback parameters"
+                            )
+                        }
+                    },
+                },
+                "responses": {"202": accepted, **errors},
+            }
+        },
+        "/webhooks/mango/events/{kind}": {
+            "post": {
+                "operationId": "mangoEvent",
+                "summary": "Mango Office VPBX notification: events/call, events/summary, events/recording",
+                "parameters": [
+                    {
+                        "name": "kind",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": ["call", "summary", "recording"]},
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        form: {
+                            "schema": {
+                                "type": "object",
+                                "required": ["vpbx_api_key", "sign", "json"],
+                                "properties": {
+                                    "vpbx_api_key": {"type": "string"},
+                                    "sign": {"type": "string", "description": "hex sha256(key + json + salt)"},
+                                    "json": {"type": "string", "description": "the event as JSON text"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "Durably written to Kafka; the empty object Mango expects",
+                        "content": {"application/json": {"schema": {"type": "object", "maxProperties": 0}}},
+                    },
+                    **errors,
+                },
+            }
+        },
+        "/webhooks/zadarma": {
+            "get": {
+                "operationId": "zadarmaEcho",
+                "summary": "Zadarma URL check: answers the zd_echo value",
+                "parameters": [
+                    {
+                        "name": "zd_echo",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.\\-]{1,128}$"},
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "the zd_echo value",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    "400": errors["400"],
+                    "403": errors["403"],
+                },
+            },
+            "post": {
+                "operationId": "zadarmaNotify",
+                "summary": "Zadarma NOTIFY_* call notification (form-encoded)",
+                "parameters": [
+                    {
+                        "name": "Signature",
+                        "in": "header",
+                        "required": True,
+                        "schema": {"type": "string"},
+                        "description": "base64(hex HMAC-SHA1(api secret, the event's signed fields))",
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        form: {
+                            "schema": _form_schema(
+                                [ZADARMA_MODELS[name] for name in zadarma_events],
+                                ["event", "pbx_call_id"],
+                                "fields by event: see docs/sources.md#zadarma",
+                            )
+                        }
+                    },
+                },
+                "responses": {"200": {"description": "Durably written to Kafka (empty body)"}, **errors},
+            },
+        },
+        "/webhooks/freeswitch": {
+            "post": {
+                "operationId": "freeswitchCdr",
+                "summary": "FreeSWITCH mod_json_cdr call detail record (one per leg)",
+                "security": [{"freeswitchBasic": []}],
+                "parameters": [
+                    {"name": "uuid", "in": "query", "required": False, "schema": {"type": "string"}},
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        **{t: {"schema": {"$ref": "#/components/schemas/JsonCdr"}} for t in JSON_TYPES},
+                        FORM_TYPE: {
+                            "schema": {
+                                "type": "object",
+                                "required": ["cdr"],
+                                "properties": {"cdr": {"type": "string", "description": "the CDR JSON"}},
+                            }
+                        },
+                        BASE64_TYPE: {"schema": {"type": "string", "description": "cdr=<base64 of the CDR JSON>"}},
+                    },
+                },
+                "responses": {"202": accepted, **errors},
+            }
+        },
+    }
+
+
 def build_openapi() -> dict[str, Any]:
     generic = _schema_of(GenericCallPayload)
     defs = generic.pop("$defs", {})
@@ -166,6 +333,7 @@ def build_openapi() -> dict[str, Any]:
                 }
             },
             **_email_paths(accepted),
+            **_call_sources(accepted),
             "/healthz": {"get": {"operationId": "healthz", "summary": "Process is alive", "responses": health}},
             "/readyz": {
                 "get": {
@@ -195,8 +363,17 @@ def build_openapi() -> dict[str, Any]:
             "/openapi.json": {"get": {"operationId": "openapi", "summary": "This document", "responses": health}},
         },
         "components": {
-            "schemas": {"GenericCallPayload": generic, **defs, "Problem": PROBLEM_SCHEMA, "PostmarkInbound": postmark},
-            "securitySchemes": {"postmarkBasic": {"type": "http", "scheme": "basic"}},
+            "schemas": {
+                "GenericCallPayload": generic,
+                **defs,
+                "JsonCdr": _schema_of(JsonCdr),
+                "PostmarkInbound": postmark,
+                "Problem": PROBLEM_SCHEMA,
+            },
+            "securitySchemes": {
+                "freeswitchBasic": {"type": "http", "scheme": "basic"},
+                "postmarkBasic": {"type": "http", "scheme": "basic"},
+            },
         },
     }
 

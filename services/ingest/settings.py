@@ -26,6 +26,31 @@ class IngestSettings(BaseSettings):
     own_numbers: Annotated[tuple[str, ...], NoDecode] = ()
 
     generic_secret: SecretStr | None = None
+    twilio_auth_token: SecretStr | None = None
+    mango_api_key: SecretStr | None = None
+    mango_api_salt: SecretStr | None = None
+    zadarma_api_secret: SecretStr | None = None
+    freeswitch_user: str | None = None
+    freeswitch_password: SecretStr | None = None
+
+    @field_validator(
+        "generic_secret",
+        "twilio_auth_token",
+        "mango_api_key",
+        "mango_api_salt",
+        "zadarma_api_secret",
+        "freeswitch_user",
+        "freeswitch_password",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """`TOUCHPOINT_X_SECRET=` (empty) must leave the source refused, not open to an empty-key signature."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, SecretStr) and not value.get_secret_value().strip():
+            return None
+        return value
 
     # Email sources (docs/email.md). Mail from one of these domains to outside is outbound; SMTP accepts only
     # recipients in them. Subdomains count as ours.

@@ -21,7 +21,7 @@ from services.ingest.mailgun import (
 from services.ingest.parse_email import InvalidEmail
 from services.ingest.problems import FieldError, Problem, not_configured, unauthorized
 from services.ingest.read_body import require_content_type
-from services.ingest.read_form import FORM_TYPES, read_form
+from services.ingest.read_mail_form import FORM_TYPES, read_form
 
 PERMANENT = frozenset({400, 413, 415, 422})
 MAILGUN_REJECT = 406

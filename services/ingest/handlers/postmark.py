@@ -12,7 +12,7 @@ from services.ingest.deps import DEPS
 from services.ingest.postmark import PostmarkAuthError, PostmarkInbound, check_basic_auth, normalize_postmark
 from services.ingest.problems import not_configured, unauthorized
 from services.ingest.read_body import parse_json_model, require_content_type
-from services.ingest.read_form import read_limited_stream
+from services.ingest.read_mail_form import read_limited_stream
 
 
 async def handle(request: web.Request) -> web.Response:
