@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl
 
 from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -16,6 +15,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from schemas.events import Attachment
 from services.ingest.parse_email import MAX_ATTACHMENTS, attachment_meta
 from services.ingest.problems import bad_request, too_large
+from services.ingest.read_form import decode_form, first_values
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 MAX_FIELDS = 1000
@@ -34,26 +34,6 @@ async def read_limited_stream(request: web.Request, limit: int) -> bytes:
             raise too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def parse_urlencoded(body: bytes) -> dict[str, str]:
-    """Form fields of an urlencoded body (UTF-8, as Mailgun sends); the first value of a repeated name wins."""
-    try:
-        pairs = parse_qsl(
-            body.decode("ascii"),
-            keep_blank_values=True,
-            encoding="utf-8",
-            errors="strict",
-            max_num_fields=MAX_FIELDS,
-        )
-    except UnicodeDecodeError as exc:
-        raise bad_request("form body is not valid UTF-8 percent-encoding") from exc
-    except ValueError as exc:
-        raise bad_request(f"form body is malformed: {exc}") from exc
-    fields: dict[str, str] = {}
-    for name, value in pairs:
-        fields.setdefault(name, value)
-    return fields
 
 
 @dataclass
@@ -76,7 +56,7 @@ class _Budget:
 async def read_form(request: web.Request, limit: int) -> ReceivedForm:
     """The fields of a form post; for multipart, the files as attachment metadata (name, type, size, sha256)."""
     if request.content_type == "application/x-www-form-urlencoded":
-        return ReceivedForm(parse_urlencoded(await read_limited_stream(request, limit)))
+        return ReceivedForm(first_values(decode_form(await read_limited_stream(request, limit))))
     if request.content_length is not None and request.content_length > limit:
         raise too_large(limit)
     budget = _Budget(limit)
