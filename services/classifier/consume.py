@@ -43,6 +43,10 @@ _TRANSIENT_DB = (
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
+    # Two workers of the group locking the same contact or task in different orders during a rebalance:
+    # PostgreSQL aborts one transaction; retrying the whole batch is safe (nothing of it was committed).
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
 )
 
 
@@ -139,7 +143,9 @@ class Pipeline:
             duplicates=result.duplicates,
             stale=result.stale,
             dead_lettered=len(dead),
+            rejected=result.rejected,
             interactions_changed=len(result.changed),
+            tasks_changed=len(result.tasks_changed),
         )
 
     def _decode(self, records: Sequence[ConsumerRecord]) -> tuple[list[ConsumedRecord], list[DeadLetter]]:
