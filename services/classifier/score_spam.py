@@ -5,10 +5,11 @@ The score is a logistic function of a few features, each with a weight and a hum
     score = 1 / (1 + exp(-(BIAS + sum(weight_i * x_i))))
 
 Block and allow lists override it (1.0 and 0.0). Managers' verdicts on a number are features too, and they
-decide whether a flagged call still needs a person: a number most managers called wrong or spam is flagged
-`confirmed` without asking again; a number a manager called legitimate scores low enough not to be flagged
-again. That is the online learning: per-number statistics (calls, short calls, verdicts) updated with every
-call and every verdict, inside the same transaction as the call that changes them."""
+decide whether a flagged call still needs a person: a number more managers called wrong or spam than
+legitimate is flagged `confirmed` without asking again; a number more managers called legitimate is not
+flagged again, whatever its score (which is still recorded, with its reasons). That is the online
+learning: per-number statistics (calls, short calls, verdicts) updated with every call and every verdict,
+inside the same transaction as the call that changes them."""
 
 from __future__ import annotations
 
@@ -118,9 +119,11 @@ def score_call(facts: CallFacts, stats: NumberStats, threshold: float, short_cal
     z = BIAS + sum(weight for weight, _ in found)
     value = round(1.0 / (1.0 + math.exp(-z)), 4)
     flag: FlagState | None = None
-    if value >= threshold:
-        # A question already answered is not asked again: the managers' verdict stands for the number.
-        flag = "confirmed" if stats.count("wrong", "spam") > stats.count("legit") else "pending"
+    bad, good = stats.count("wrong", "spam"), stats.count("legit")
+    # A question already answered is not asked again: the managers' verdict on the number stands, whichever
+    # way it went, until more managers say otherwise.
+    if value >= threshold and good <= bad:
+        flag = "confirmed" if bad > good else "pending"
     return Score(value, tuple(reason for _, reason in found), flag)
 
 
