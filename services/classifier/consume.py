@@ -73,11 +73,19 @@ class SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc] # aiokafka 
             )
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        stored = await self._store.stored_offsets([(tp.topic, tp.partition) for tp in assigned])
-        for tp in assigned:
-            at = stored.get((tp.topic, tp.partition))
-            if at is not None:
-                self._consumer.seek(tp, at)
+        # aiokafka starts fetching a new assignment (from Kafka's committed offsets) while this callback is still
+        # awaiting PostgreSQL, and getmany() may hand those records out before the seek: pause until positioned.
+        # Should the lookup fail (database down), the partitions resume from Kafka's offsets, which are never
+        # ahead of the stored ones; the fence in store.py skips what was already applied.
+        self._consumer.pause(*assigned)
+        try:
+            stored = await self._store.stored_offsets([(tp.topic, tp.partition) for tp in assigned])
+            for tp in assigned:
+                at = stored.get((tp.topic, tp.partition))
+                if at is not None:
+                    self._consumer.seek(tp, at)
+        finally:
+            self._consumer.resume(*assigned)
         log.info(
             "classifier.partitions_assigned",
             partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in assigned),
