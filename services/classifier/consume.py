@@ -178,7 +178,7 @@ class Pipeline:
                 dead.append(_dead_letter(record, exc))
                 continue
             self._consecutive_invalid = 0
-            valid.append(ConsumedRecord(record.topic, record.partition, record.offset, event))
+            valid.append(ConsumedRecord(record.topic, record.partition, record.offset, event, record.value))
         return valid, dead
 
     async def _dead_letter(self, dead: Sequence[DeadLetter]) -> None:

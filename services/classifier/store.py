@@ -67,6 +67,8 @@ class ConsumedRecord:
     partition: int
     offset: int
     event: Consumed
+    raw: bytes | None = None
+    """The record's value as consumed: stored as the event's payload without serializing it again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,9 +187,11 @@ class _Batch:
         self.result = result
         self.world = World()
         self.outbox: list[tuple[str, str, str]] = []
+        self.batch_calls: list[CallEvent] = []
 
     async def apply(self, fresh: Sequence[ConsumedRecord]) -> None:
         calls = [r for r in fresh if isinstance(r.event, CallEvent)]
+        self.batch_calls = [r.event for r in calls if isinstance(r.event, CallEvent)]
         emails = [r for r in fresh if isinstance(r.event, EmailEvent)]
         actions = [r for r in fresh if not isinstance(r.event, CallEvent | EmailEvent)]
         call_ids = await self._record_calls(calls)
@@ -226,7 +230,10 @@ class _Batch:
             [r.partition for _, _, r, _ in rows],
             [r.offset for _, _, r, _ in rows],
             [at for _, _, _, at in rows],
-            [r.event.model_dump_json(by_alias=True, exclude_none=True) for _, _, r, _ in rows],
+            [
+                r.raw.decode() if r.raw is not None else r.event.model_dump_json(by_alias=True, exclude_none=True)
+                for _, _, r, _ in rows
+            ],
         )
         self.result.applied += len(inserted)
         return {row["interaction_id"] for row in inserted}
@@ -370,13 +377,8 @@ class _Batch:
             email = EmailEvent.model_validate_json(row["payload"])
             if email.counterpart:
                 addresses.add(email.counterpart.lower())
-        # A call's counterpart is only known once folded; the events of this batch carry it.
-        for row in await conn.fetch(
-            """SELECT DISTINCT payload->'counterpart'->>'e164' AS e164 FROM interaction_events
-               WHERE interaction_id = ANY($1::uuid[]) AND payload->'counterpart'->>'e164' IS NOT NULL""",
-            sorted(call_ids),
-        ):
-            addresses.add(row["e164"])
+        # A call's counterpart is only known once folded: older events put it on the row, this batch's carry it.
+        addresses |= {e.counterpart.e164 for e in self.batch_calls if e.counterpart and e.counterpart.e164}
         for a in acts:
             if isinstance(a, MarkNumber | SetNumberList) and a.number:
                 addresses.add(a.number)
@@ -483,9 +485,14 @@ class _Batch:
         if not call_ids:
             return []
         events: dict[uuid.UUID, list[CallEvent]] = {iid: [] for iid in call_ids}
+        # A call first seen in this batch has only this batch's events; older calls are folded from the log.
+        older = sorted(iid for iid in call_ids if self.world.interactions[iid].phase is not None)
+        for event in self.batch_calls:
+            iid = interaction_id(event.source, event.call_id)
+            if iid in events and iid not in older:
+                events[iid].append(event)
         for row in await self.conn.fetch(
-            "SELECT interaction_id, payload FROM interaction_events WHERE interaction_id = ANY($1::uuid[])",
-            sorted(call_ids),
+            "SELECT interaction_id, payload FROM interaction_events WHERE interaction_id = ANY($1::uuid[])", older
         ):
             events[row["interaction_id"]].append(CallEvent.model_validate_json(row["payload"]))
         changes = []
