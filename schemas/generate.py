@@ -6,24 +6,32 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
+from schemas.actions import ACTION_ADAPTER
 from schemas.events import CallEvent, EmailEvent
-from schemas.records import DeadLetter, InteractionChanged
+from schemas.records import DeadLetter, InteractionChanged, TaskChanged
 
-MODELS: dict[str, type[BaseModel]] = {
+# A topic's record is a model, or a discriminated union of models (given as its TypeAdapter).
+MODELS: dict[str, type[BaseModel] | TypeAdapter[Any]] = {
     "touchpoint.calls.v1": CallEvent,
     "touchpoint.emails.v1": EmailEvent,
+    "touchpoint.actions.v1": ACTION_ADAPTER,
     "touchpoint.interactions.v1": InteractionChanged,
+    "touchpoint.tasks.v1": TaskChanged,
     "touchpoint.dlq.v1": DeadLetter,
 }
 
 OUT_DIR = Path(__file__).parent / "json"
 
 
-def render(model: type[BaseModel]) -> str:
-    schema = model.model_json_schema(by_alias=True, mode="serialization")
+def render(model: type[BaseModel] | TypeAdapter[Any]) -> str:
+    if isinstance(model, TypeAdapter):
+        schema = model.json_schema(by_alias=True, mode="serialization")
+    else:
+        schema = model.model_json_schema(by_alias=True, mode="serialization")
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 

@@ -9,10 +9,17 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
+from schemas.actions import Outcome
 from schemas.base import Record
 from schemas.events import CallStatus, Direction
 
 InteractionKind = Literal["call", "email"]
+EmailStatus = Literal["received", "sent", "auto_reply", "bounce", "bulk"]
+# pending: above the threshold, waiting for a person's one-click confirmation; confirmed: a person (or an earlier
+# verdict on the same number) said wrong number/spam; cleared: a person said the number is fine.
+FlagState = Literal["pending", "confirmed", "cleared"]
+TaskKind = Literal["callback", "reply", "fill_contact_data"]
+TaskStatus = Literal["open", "done", "cancelled"]
 
 
 class InteractionChanged(Record):
@@ -25,7 +32,7 @@ class InteractionChanged(Record):
     kind: InteractionKind
     source: str
     direction: Direction
-    auto_status: CallStatus | None = None
+    auto_status: CallStatus | EmailStatus | None = None
     manager_id: str | None = None
     contact_id: str | None = None
     started_at: AwareDatetime | None = None
@@ -33,6 +40,35 @@ class InteractionChanged(Record):
     ended_at: AwareDatetime | None = None
     duration_s: int | None = None
     talk_s: int | None = None
+    changed_at: AwareDatetime
+    outcome: Outcome | None = Field(None, description="the outcome a person confirmed or chose")
+    thread_id: str | None = Field(None, description="emails: the thread this message belongs to")
+    spam_score: float | None = Field(None, ge=0, le=1, description="wrong-number/spam score of a call")
+    spam_reasons: tuple[str, ...] = Field((), description="human-readable reasons behind the score")
+    flag: FlagState | None = None
+
+
+class TaskChanged(Record):
+    """The state of one follow-up task after a change; `version` grows by one per change."""
+
+    schema_: Literal["touchpoint.tasks/1"] = Field("touchpoint.tasks/1", alias="schema")
+    event_id: str = Field(description="`<task_id>:<version>`: the same change always has the same id")
+    task_id: str
+    version: int = Field(ge=1)
+    kind: TaskKind
+    status: TaskStatus
+    assignee_id: str | None = Field(None, description="the manager the task is assigned to")
+    contact_id: str | None = None
+    interaction_id: str | None = Field(None, description="the interaction that created the task")
+    reason: str = Field(description="why the task exists, human-readable")
+    attempts: int = Field(ge=1, description="callbacks: how many missed calls this task answers")
+    created_at: AwareDatetime
+    due_at: AwareDatetime | None = None
+    closed_at: AwareDatetime | None = None
+    closed_by_interaction_id: str | None = None
+    closed_by_manager_id: str | None = None
+    close_reason: str | None = None
+    response_s: int | None = Field(None, description="seconds from the task's creation to the work that closed it")
     changed_at: AwareDatetime
 
 

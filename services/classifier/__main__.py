@@ -13,11 +13,11 @@ import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge
 
-from schemas.topics import ALL_TOPICS, CALLS
+from schemas.topics import ACTIONS, ALL_TOPICS, CALLS, EMAILS
 from services.classifier.consume import Pipeline, PipelineLimits, SeekToStored
 from services.classifier.failpoints import Failpoints
 from services.classifier.relay_outbox import OutboxRelay
-from services.classifier.settings import ClassifierSettings
+from services.classifier.settings import ClassifierSettings, PolicySettings
 from services.classifier.store import Store
 from services.runtime.errors import TooManyInvalid
 from services.runtime.health import CachedReadiness, health_app
@@ -38,6 +38,7 @@ async def prepare(kafka: KafkaSettings, db: DatabaseSettings) -> asyncpg.Pool:
 
 async def main() -> int:
     settings = ClassifierSettings()
+    policy = PolicySettings().policy()
     kafka = KafkaSettings()
     db = DatabaseSettings()
     configure_logging(LogSettings(), "classifier")
@@ -47,7 +48,7 @@ async def main() -> int:
         return 0
     producer = DurableProducer(kafka, ProducerLimits(), client_id=f"{kafka.client_id_prefix}-classifier")
     await producer.start()
-    store = Store(pool, settings.group_id, kafka.topics)
+    store = Store(pool, settings.group_id, kafka.topics, policy)
     consumer = build_consumer(
         kafka,
         settings.group_id,
@@ -55,7 +56,7 @@ async def main() -> int:
         max_poll_records=settings.max_batch,
         session_timeout_ms=settings.session_timeout_ms,
     )
-    consumer.subscribe([kafka.topics(CALLS)], listener=SeekToStored(consumer, store))
+    consumer.subscribe([kafka.topics(t) for t in (CALLS, EMAILS, ACTIONS)], listener=SeekToStored(consumer, store))
     await consumer.start()
     relay = OutboxRelay(pool, producer, settings.outbox_batch)
     pipeline = Pipeline(

@@ -43,6 +43,10 @@ _TRANSIENT_DB = (
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
+    # Two workers of the group locking the same contact or task in different orders during a rebalance:
+    # PostgreSQL aborts one transaction; retrying the whole batch is safe (nothing of it was committed).
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
 )
 
 
@@ -69,11 +73,19 @@ class SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc] # aiokafka 
             )
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        stored = await self._store.stored_offsets([(tp.topic, tp.partition) for tp in assigned])
-        for tp in assigned:
-            at = stored.get((tp.topic, tp.partition))
-            if at is not None:
-                self._consumer.seek(tp, at)
+        # aiokafka starts fetching a new assignment (from Kafka's committed offsets) while this callback is still
+        # awaiting PostgreSQL, and getmany() may hand those records out before the seek: pause until positioned.
+        # Should the lookup fail (database down), the partitions resume from Kafka's offsets, which are never
+        # ahead of the stored ones; the fence in store.py skips what was already applied.
+        self._consumer.pause(*assigned)
+        try:
+            stored = await self._store.stored_offsets([(tp.topic, tp.partition) for tp in assigned])
+            for tp in assigned:
+                at = stored.get((tp.topic, tp.partition))
+                if at is not None:
+                    self._consumer.seek(tp, at)
+        finally:
+            self._consumer.resume(*assigned)
         log.info(
             "classifier.partitions_assigned",
             partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in assigned),
@@ -139,7 +151,9 @@ class Pipeline:
             duplicates=result.duplicates,
             stale=result.stale,
             dead_lettered=len(dead),
+            rejected=result.rejected,
             interactions_changed=len(result.changed),
+            tasks_changed=len(result.tasks_changed),
         )
 
     def _decode(self, records: Sequence[ConsumerRecord]) -> tuple[list[ConsumedRecord], list[DeadLetter]]:
@@ -164,7 +178,7 @@ class Pipeline:
                 dead.append(_dead_letter(record, exc))
                 continue
             self._consecutive_invalid = 0
-            valid.append(ConsumedRecord(record.topic, record.partition, record.offset, event))
+            valid.append(ConsumedRecord(record.topic, record.partition, record.offset, event, record.value))
         return valid, dead
 
     async def _dead_letter(self, dead: Sequence[DeadLetter]) -> int:

@@ -1,6 +1,11 @@
 """Correlation (pure): all events and legs of one call fold into one state, whatever order and however many
 times they arrived. The fold is a function of the *set* of events, so duplicates and reordering cannot
-change the result: a late "ringing" never undoes "ended", a second "completed" changes nothing."""
+change the result: a late "ringing" never undoes "ended", a second "completed" changes nothing.
+
+Final status when the provider states none: answered if anyone answered; missed if an agent's phone rang;
+abandoned if the caller hung up before any agent's phone rang (in the IVR or the queue). A provider's own
+status wins, and when legs disagree the most successful one wins (answered > voicemail > busy > abandoned >
+missed > failed)."""
 
 from __future__ import annotations
 
@@ -46,6 +51,8 @@ class CallState:
     duration_s: int | None
     talk_s: int | None
     recording_ref: str | None
+    rang: tuple[str, ...] = ()
+    """The agents whose phones rang, by first ring time; the last one is "the last manager whose phone rang"."""
 
 
 def _best_status(statuses: list[CallStatus]) -> CallStatus | None:
@@ -77,8 +84,16 @@ def fold_call(events: Iterable[CallEvent]) -> CallState:
     statuses: list[CallStatus] = [e.status for e in ordered if e.status is not None]
     answered_at = min(answered_times) if answered_times else None
     status: CallStatus | None = _best_status(statuses)
+    rang = _rang_agents(ordered)
     if status is None and phase == "ended":
-        status = "answered" if answered_at is not None else "missed"
+        if answered_at is not None:
+            status = "answered"
+        elif rang or any(e.phase == "ringing" for e in ordered):
+            status = "missed"
+        elif any(e.phase == "initiated" for e in ordered):
+            status = "abandoned"  # the call reached us and ended before any agent's phone rang
+        else:
+            status = "missed"  # only the final event: nothing says the caller gave up before ringing
     with_counterpart = [e for e in ordered if e.counterpart is not None]
     counterpart = with_counterpart[-1].counterpart if with_counterpart else None
     with_ours = [e for e in ordered if e.our_number is not None]
@@ -102,4 +117,15 @@ def fold_call(events: Iterable[CallEvent]) -> CallState:
         duration_s=max(durations) if durations else None,
         talk_s=max(talks) if talks else None,
         recording_ref=recordings[-1] if recordings else None,
+        rang=rang,
     )
+
+
+def _rang_agents(ordered: list[CallEvent]) -> tuple[str, ...]:
+    first_ring: dict[str, tuple[datetime, str]] = {}
+    for e in ordered:
+        if e.agent and e.phase in ("ringing", "answered"):
+            key = (e.occurred_at, e.event_id)
+            if e.agent not in first_ring or key < first_ring[e.agent]:
+                first_ring[e.agent] = key
+    return tuple(agent for agent, _ in sorted(first_ring.items(), key=lambda item: (item[1], item[0])))

@@ -1,9 +1,14 @@
-"""Classifier settings (`TOUCHPOINT_CLASSIFIER_*`)."""
+"""Classifier settings (`TOUCHPOINT_CLASSIFIER_*`) and the company's rules it applies (`TOUCHPOINT_*`)."""
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from services.classifier.policy import BusinessHours, Policy
 
 
 class ClassifierSettings(BaseSettings):
@@ -19,3 +24,45 @@ class ClassifierSettings(BaseSettings):
     outbox_batch: int = Field(1000, ge=1)
     session_timeout_ms: int = Field(10_000, ge=1000)
     failpoints: str = Field("", description="test-only crash points, comma-separated (see failpoints.py)")
+
+
+def _csv(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+class PolicySettings(BaseSettings):
+    """The company's facts and rules. Times are business time in `TOUCHPOINT_TIMEZONE`."""
+
+    model_config = SettingsConfigDict(env_prefix="TOUCHPOINT_", extra="ignore")
+
+    own_numbers: Annotated[tuple[str, ...], NoDecode] = ()
+    mail_domains: Annotated[tuple[str, ...], NoDecode] = ()
+    timezone: str = "UTC"
+    business_hours: str = Field("mon-fri 09:00-18:00", description="a day or day range, then opening hours")
+    callback_sla_minutes: int = Field(30, ge=0, description="business minutes to call back a missed call")
+    reply_sla_minutes: int = Field(240, ge=0, description="business minutes to answer an inbound email")
+    fill_data_sla_minutes: int = Field(60, ge=0, description="business minutes to fill in a new lead's data")
+    spam_threshold: float = Field(0.7, gt=0, le=1, description="wrong-number/spam score that flags a call")
+    short_call_s: int = Field(10, ge=1, description="an answered call shorter than this is 'short'")
+
+    _split = field_validator("own_numbers", "mail_domains", mode="before")(_csv)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)  # raises for an unknown zone at start-up, not on the first call
+        return value
+
+    def policy(self) -> Policy:
+        return Policy(
+            own_numbers=frozenset(self.own_numbers),
+            mail_domains=frozenset(d.lower().lstrip("@") for d in self.mail_domains),
+            hours=BusinessHours.parse(self.business_hours, self.timezone),
+            callback_sla_minutes=self.callback_sla_minutes,
+            reply_sla_minutes=self.reply_sla_minutes,
+            fill_data_sla_minutes=self.fill_data_sla_minutes,
+            spam_threshold=self.spam_threshold,
+            short_call_s=self.short_call_s,
+        )

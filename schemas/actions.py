@@ -1,0 +1,178 @@
+"""People's actions on `touchpoint.actions.v1`: what managers, supervisors and admins decide in reporting.
+
+Produced by reporting (and by `python -m services.classifier.seed_managers` for the manager list); applied by the
+classifier, the only writer of domain tables. One record is one action, tagged by `kind` (a discriminated
+union). What the model can check alone is checked here (a meeting's minimum data set, E.164 numbers, plan
+periods), so an incomplete action is dead-lettered with the field named; what needs the database (does the
+interaction exist? is the manager known?) is checked by the classifier when it applies the action.
+
+Actions are an operators' topic like calls and emails: they may carry names and numbers (a meeting's client);
+the analyst topics they lead to never do."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, Field, TypeAdapter, model_validator
+
+from schemas.base import Record
+from schemas.events import EventId
+
+Outcome = Literal[
+    "connected",
+    "no_answer",
+    "busy",
+    "left_voicemail",
+    "wrong_number",
+    "call_back_later",
+    "taken_into_work",
+    "done",
+]
+PlanMetric = Literal["contacts", "meetings", "deals_closed"]
+NumberVerdict = Literal["wrong", "spam", "legit"]
+NumberList = Literal["block", "allow", "none"]
+ManagerId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$")]
+E164 = Annotated[str, Field(pattern=r"^\+[1-9]\d{1,14}$")]
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
+# A plan period: a calendar month (2026-11), an ISO week (2026-W48) or a day (2026-11-26).
+Period = Annotated[
+    str, Field(pattern=r"^\d{4}-(?:(?:0[1-9]|1[0-2])|W(?:0[1-9]|[1-4]\d|5[0-3])|(?:0[1-9]|1[0-2])-\d{2})$")
+]
+
+
+class _Action(Record):
+    schema_: Literal["touchpoint.actions/1"] = Field("touchpoint.actions/1", alias="schema")
+    event_id: EventId = Field(description="chosen by the producer; the same action always has the same id")
+    actor_id: ManagerId = Field(description="the manager (or admin) who acted; written to the audit table")
+    occurred_at: AwareDatetime
+
+
+class SetOutcome(_Action):
+    """Confirms the proposed outcome of an interaction, or changes it (the one-click confirmation)."""
+
+    kind: Literal["set_outcome"] = "set_outcome"
+    interaction_id: uuid.UUID
+    outcome: Outcome
+
+    def kafka_key(self) -> str:
+        return str(self.interaction_id)
+
+
+class MeetingData(Record):
+    """The minimum data set of a meeting: every field is required and non-blank; one contact detail at least."""
+
+    date: date
+    last_name: Name
+    first_name: Name
+    phone: E164 | None = None
+    email: Annotated[str | None, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")] = None
+    topic: Annotated[str, Field(min_length=1, max_length=1000, pattern=r"\S")]
+    result: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S")]
+
+    @model_validator(mode="after")
+    def _contact_details(self) -> MeetingData:
+        if self.phone is None and self.email is None:
+            raise ValueError("contact details: a phone (E.164) or an email address is required")
+        return self
+
+
+class RecordMeeting(_Action):
+    """Meeting data for a contact (and the interaction that led to it, if any)."""
+
+    kind: Literal["record_meeting"] = "record_meeting"
+    meeting_id: uuid.UUID = Field(description="the meeting; recording it again replaces its data")
+    contact_id: uuid.UUID
+    interaction_id: uuid.UUID | None = None
+    meeting: MeetingData
+
+    def kafka_key(self) -> str:
+        return str(self.meeting_id)
+
+
+class ReassignContact(_Action):
+    """Gives a contact (client) to another manager; its open tasks follow it."""
+
+    kind: Literal["reassign_contact"] = "reassign_contact"
+    contact_id: uuid.UUID
+    manager_id: ManagerId
+
+    def kafka_key(self) -> str:
+        return str(self.contact_id)
+
+
+class SetPlan(_Action):
+    """A target for one manager, metric and period; setting it again replaces the target."""
+
+    kind: Literal["set_plan"] = "set_plan"
+    manager_id: ManagerId
+    metric: PlanMetric
+    period: Period
+    target: Annotated[int, Field(ge=0, le=1_000_000)]
+
+    def kafka_key(self) -> str:
+        return f"{self.manager_id}|{self.metric}|{self.period}"
+
+
+class MarkNumber(_Action):
+    """A manager's verdict on a number: wrong number, spam, or legitimate (correcting a flag). Names the number
+    directly or through an interaction with it."""
+
+    kind: Literal["mark_number"] = "mark_number"
+    verdict: NumberVerdict
+    interaction_id: uuid.UUID | None = None
+    number: E164 | None = None
+
+    @model_validator(mode="after")
+    def _target(self) -> MarkNumber:
+        if (self.interaction_id is None) == (self.number is None):
+            raise ValueError("exactly one of interaction_id and number is required")
+        return self
+
+    def kafka_key(self) -> str:
+        return str(self.interaction_id) if self.interaction_id else str(self.number)
+
+
+class SetNumberList(_Action):
+    """Puts a number on the block list (never a contact, a lead or a task) or the allow list (never flagged)."""
+
+    kind: Literal["set_number_list"] = "set_number_list"
+    number: E164
+    list: NumberList
+
+    def kafka_key(self) -> str:
+        return self.number
+
+
+class UpsertManager(_Action):
+    """Creates or replaces a manager: how the managers table is seeded and kept (see docs/classifier.md)."""
+
+    kind: Literal["upsert_manager"] = "upsert_manager"
+    manager_id: ManagerId
+    name: Name
+    email: Annotated[str | None, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")] = None
+    extensions: tuple[Annotated[str, Field(pattern=r"^\d{1,6}$")], ...] = ()
+    on_duty: bool = False
+    active: bool = True
+
+    def kafka_key(self) -> str:
+        return self.manager_id
+
+
+class CloseTask(_Action):
+    """A person closes a task by hand (e.g. the contact's data is filled in, or the task is moot)."""
+
+    kind: Literal["close_task"] = "close_task"
+    task_id: uuid.UUID
+    resolution: Literal["done", "cancelled"]
+
+    def kafka_key(self) -> str:
+        return str(self.task_id)
+
+
+Action = Annotated[
+    SetOutcome | RecordMeeting | ReassignContact | SetPlan | MarkNumber | SetNumberList | UpsertManager | CloseTask,
+    Field(discriminator="kind"),
+]
+ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)

@@ -1,0 +1,65 @@
+"""Who is on the other end (pure): our own number or mailbox, a known contact, or someone unknown.
+
+Matching is exact on the normalized address: E.164 for phones (an extension dialled after the number is kept
+apart by ingest and never part of it), the lower-cased address for email. Company numbers, DIDs and mail
+domains never become contacts. Contact ids are derived from the first address, so a replay creates the same
+contact."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from schemas.events import CallStatus
+from services.classifier.policy import Policy
+
+_CONTACT_NS = uuid.UUID("0d7f3c2a-6a51-4f0e-8c53-2f3b9a1e7c44")
+
+MatchKind = Literal["own", "internal", "known", "unknown", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    kind: MatchKind
+    address: str | None = None
+    contact_id: uuid.UUID | None = None
+
+
+def contact_id_for(address: str) -> uuid.UUID:
+    return uuid.uuid5(_CONTACT_NS, f"contact:{address}")
+
+
+Lookup = Callable[[str], "uuid.UUID | None"]
+
+
+def match_phone(direction: str, e164: str | None, policy: Policy, known: Lookup) -> Match:
+    """`known`: the contact id of an address, if any. Internal calls and our own numbers are never contacts."""
+    if direction == "internal":
+        return Match("internal")
+    if e164 is None:
+        return Match("none")
+    if policy.is_own_number(e164):
+        return Match("own", e164)
+    if (contact := known(e164)) is not None:
+        return Match("known", e164, contact)
+    return Match("unknown", e164)
+
+
+def match_email(direction: str, address: str | None, policy: Policy, known: Lookup) -> Match:
+    if direction == "internal":
+        return Match("internal")
+    if address is None:
+        return Match("none")
+    address = address.lower()
+    if policy.is_own_mail(address):
+        return Match("own", address)
+    if (contact := known(address)) is not None:
+        return Match("known", address, contact)
+    return Match("unknown", address)
+
+
+def call_makes_lead(match: Match, status: CallStatus, flagged: bool) -> bool:
+    """An unknown counterpart becomes a lead only after a real conversation that is not flagged wrong/spam."""
+    return match.kind == "unknown" and status == "answered" and not flagged

@@ -1,0 +1,236 @@
+"""What calls and emails do to the client base, on an in-memory World (no broker, no database)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from schemas.events import CallEvent, EmailEvent
+from services.classifier.classify import CallChange, EmailChange, on_call, on_email
+from services.classifier.match_contacts import contact_id_for
+from services.classifier.score_spam import NumberStats
+from services.classifier.thread_emails import email_interaction_id, email_status, message_key, thread_of
+from services.classifier.world import Address, Contact, Interaction, Task, World
+from tests.unit.classifier.factories import (
+    CLIENT,
+    OWN,
+    POLICY,
+    T0,
+    answered,
+    email,
+    folded,
+    missed,
+    world_with_managers,
+)
+
+
+def apply_call(world: World, events: list[CallEvent]) -> Interaction:
+    ix, prior, rang = folded(world, events)
+    on_call(world, CallChange(ix, prior, rang), POLICY)
+    return ix
+
+
+def known_client(world: World, owner: str = "cid", address: str = CLIENT) -> uuid.UUID:
+    cid = uuid.uuid4()
+    world.contacts[cid] = Contact(cid, owner, "Jane", "Doe", created_automatically=False, is_lead=False)
+    world.addresses[address] = Address(address, cid, "phone" if address.startswith("+") else "email")
+    return cid
+
+
+def open_tasks(world: World, kind: str) -> list[Task]:
+    return [t for t in world.tasks.values() if t.kind == kind and t.status == "open"]
+
+
+def office() -> World:
+    return world_with_managers(("ann", "101", True), ("bob", "102", True), ("cid", "103", False))
+
+
+def test_a_missed_call_from_a_client_gives_the_owner_a_callback_due_by_the_sla() -> None:
+    world = office()
+    cid = known_client(world)
+    ix = apply_call(world, missed("c1", agent="101"))
+    assert ix.auto_status == "missed"
+    assert ix.contact_id == cid
+    [task] = open_tasks(world, "callback")
+    assert task.assignee_id == "cid"
+    assert task.contact_id == cid
+    assert task.due_at == T0 + timedelta(seconds=20, minutes=30)
+    assert task.reason == "missed inbound call"
+
+
+def test_repeat_misses_add_attempts_to_one_open_callback() -> None:
+    world = office()
+    known_client(world)
+    for n in range(3):
+        apply_call(world, missed(f"c{n}"))
+    apply_call(world, missed("c0"))  # the same call again changes nothing
+    [task] = open_tasks(world, "callback")
+    assert task.attempts == 3
+    assert {i for t, i in world.task_links if t == task.id} == {f.id for f in world.interactions.values()}
+
+
+def test_an_unknown_callers_miss_goes_to_the_last_ringing_manager_and_is_keyed_by_number() -> None:
+    world = office()
+    apply_call(world, missed("c1", agent="102"))
+    [task] = open_tasks(world, "callback")
+    assert task.assignee_id == "bob"
+    assert task.dedupe_key == f"address:{CLIENT}"
+    assert task.contact_id is None
+
+
+def test_abandoned_in_the_ivr_goes_to_the_on_duty_manager_with_fewest_open_tasks() -> None:
+    world = office()
+    world.open_task_counts = {"ann": 4, "bob": 2}
+    ix = apply_call(world, missed("c1", agent=None))
+    assert ix.auto_status == "abandoned"
+    [task] = open_tasks(world, "callback")
+    assert task.assignee_id == "bob"
+    assert task.reason == "caller hung up before any agent's phone rang"
+    assert world.open_task_counts["bob"] == 3
+
+
+def test_a_connected_call_either_way_closes_the_callback_and_records_who_and_how_long() -> None:
+    world = office()
+    known_client(world)
+    apply_call(world, missed("c1"))
+    later = T0 + timedelta(minutes=42)
+    back = apply_call(world, answered("c2", direction="outbound", agent="103", t0=later))
+    [task] = world.tasks.values()
+    assert task.status == "done"
+    assert task.closed_by_interaction_id == back.id
+    assert task.closed_by_manager_id == "cid"
+    assert task.response_s == 42 * 60 + 5 - 20
+    assert world.open_task_counts.get("cid") == 0
+
+
+def test_an_unknown_number_on_a_real_conversation_becomes_a_lead_of_who_took_it_with_a_fill_in_task() -> None:
+    world = office()
+    ix = apply_call(world, answered("c1", agent="102", talk=300))
+    lead = world.contacts[contact_id_for(CLIENT)]
+    assert ix.contact_id == lead.id
+    assert (lead.owner_id, lead.created_automatically, lead.is_lead) == ("bob", True, True)
+    assert world.addresses[CLIENT].contact_id == lead.id
+    [task] = open_tasks(world, "fill_contact_data")
+    assert task.assignee_id == "bob"
+    assert task.reason == "new lead from a call: fill in the minimum data set"
+    assert ix.flag is None
+
+
+def test_a_flagged_short_call_makes_no_lead_and_waits_for_a_person() -> None:
+    world = office()
+    ix = apply_call(world, answered("c1", talk=4))
+    assert ix.flag == "pending"
+    assert "4 s answered call" in ix.spam_reasons
+    assert not world.contacts
+    assert not world.tasks
+    assert world.numbers[CLIENT].short_calls == 1
+
+
+def test_a_flagged_missed_call_creates_no_callback() -> None:
+    world = office()
+    world.numbers[CLIENT] = NumberStats(marks={"ann": "spam"})
+    ix = apply_call(world, missed("c1"))
+    assert ix.flag == "confirmed"
+    assert not world.tasks
+
+
+def test_a_blocked_number_never_creates_work() -> None:
+    world = office()
+    world.numbers[CLIENT] = NumberStats(list="block")
+    apply_call(world, answered("c1", talk=600))
+    apply_call(world, missed("c2"))
+    assert not world.tasks
+    assert not world.contacts
+
+
+def test_internal_calls_and_calls_with_our_own_numbers_are_recorded_apart() -> None:
+    world = office()
+    ix = apply_call(world, missed("c1", direction="internal", counterpart="102"))
+    assert ix.internal
+    own = apply_call(world, answered("c2", counterpart=OWN))
+    assert own.internal
+    assert own.spam_score is None
+    assert not world.tasks
+    assert not world.contacts
+
+
+def test_outbound_unanswered_calls_create_no_callback() -> None:
+    world = office()
+    known_client(world)
+    apply_call(world, missed("c1", direction="outbound"))
+    assert not world.tasks
+
+
+def test_each_call_counts_once_in_the_numbers_statistics_even_when_its_status_changes() -> None:
+    world = office()
+    known_client(world)
+    events = missed("c1")
+    apply_call(world, events)
+    late_leg = answered("c1", talk=30)
+    apply_call(world, events + late_leg)
+    assert world.numbers[CLIENT].calls == 1
+    [task] = world.tasks.values()
+    assert task.status == "done", "the late answer closes the callback it had caused"
+
+
+def mail(world: World, event: EmailEvent) -> Interaction:
+    """Threads, records and classifies one message, as store.py does."""
+    iid = email_interaction_id(event)
+    known = {i.external_id: i.thread_id for i in world.interactions.values() if i.thread_id}
+    ix = Interaction(iid, "email", "smtp", message_key(event), event.direction, version=1)
+    ix.thread_id = thread_of(event, known)
+    ix.phase, ix.auto_status = "seen", email_status(event)
+    ix.counterpart, ix.our_address = event.counterpart, event.our_address
+    world.interactions[iid] = ix
+    on_email(world, EmailChange(ix, event), POLICY)
+    return ix
+
+
+def test_an_inbound_email_from_a_stranger_makes_a_lead_and_a_reply_task_closed_by_our_answer() -> None:
+    world = office()
+    first = mail(world, email("q1@client"))
+    lead = world.contacts[contact_id_for("jane@client.test")]
+    assert first.contact_id == lead.id
+    assert lead.owner_id == "ann", "owned by the manager whose mailbox it reached"
+    [reply] = open_tasks(world, "reply")
+    assert reply.assignee_id == "ann"
+    assert reply.due_at == T0 + timedelta(hours=4)
+    mail(world, email("q2@client", in_reply_to="q1@client", references=("q1@client",), minutes=3))
+    assert world.tasks[reply.id].attempts == 2
+    answer = mail(
+        world,
+        email(
+            "a1@example.com",
+            direction="outbound",
+            in_reply_to="q2@client",
+            references=("q1@client", "q2@client"),
+            minutes=30,
+        ),
+    )
+    done = world.tasks[reply.id]
+    assert (done.status, done.closed_by_interaction_id, done.closed_by_manager_id) == ("done", answer.id, "ann")
+    assert done.response_s == 30 * 60
+
+
+def test_auto_replies_and_bulk_mail_create_no_task_and_bounces_mark_the_address_undeliverable() -> None:
+    world = office()
+    known_client(world, address="jane@client.test")
+    sent = mail(world, email("out1@example.com", direction="outbound"))
+    mail(world, email("ooo@client", auto_submitted="auto-replied", in_reply_to="out1@example.com"))
+    mail(world, email("news@client", precedence="bulk"))
+    assert not world.tasks
+    mail(
+        world,
+        email("dsn@mx", counterpart="mailer-daemon@mx.client.test", is_bounce=True, in_reply_to="out1@example.com"),
+    )
+    assert world.addresses["jane@client.test"].undeliverable
+    assert sent.thread_id is not None
+    assert not world.tasks
+
+
+def test_internal_mail_is_recorded_apart() -> None:
+    world = office()
+    ix = mail(world, email("int@example.com", counterpart="bob@example.com"))
+    assert ix.internal
+    assert not world.tasks
+    assert not world.contacts

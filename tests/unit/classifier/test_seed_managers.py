@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from services.classifier.seed_managers import InvalidManagersFile, manager_actions
+
+NOW = datetime(2026, 11, 26, tzinfo=UTC)
+EXAMPLE = Path(__file__).resolve().parents[3] / "deploy" / "managers.example.json"
+
+
+def test_the_example_file_becomes_one_action_per_manager() -> None:
+    actions = manager_actions(json.loads(EXAMPLE.read_text()), NOW)
+    assert [(a.manager_id, a.extensions, a.on_duty) for a in actions] == [
+        ("m-ann", ("101",), True),
+        ("m-bob", ("102",), True),
+        ("m-cid", ("103", "113"), False),
+    ]
+
+
+def test_the_same_entry_always_gives_the_same_event_id_and_an_edit_a_new_one() -> None:
+    entry = {"id": "m-ann", "name": "Ann"}
+    assert manager_actions([entry], NOW)[0].event_id == manager_actions([entry], NOW)[0].event_id
+    assert manager_actions([entry], NOW)[0].event_id != manager_actions([{**entry, "on_duty": True}], NOW)[0].event_id
+
+
+@pytest.mark.parametrize(
+    "bad", [{"managers": []}, [{"name": "no id"}], [{"id": "m", "name": "x", "extensions": ["ext-1"]}]]
+)
+def test_bad_files_are_refused_with_the_entry_named(bad: object) -> None:
+    with pytest.raises(InvalidManagersFile):
+        manager_actions(bad, NOW)
