@@ -19,7 +19,7 @@ test: venv kafka-jars  ## unit + integration tests against a real broker and Pos
 lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check services schemas deploy tests bench
-	$(PY) -m mypy services schemas deploy tests
+	$(PY) -m mypy services schemas deploy tests bench
 
 schemas: venv  ## regenerate JSON Schema and OpenAPI files after changing a model
 	$(PY) -m schemas.generate
