@@ -113,7 +113,9 @@ class LocalKafka:
             raise RuntimeError(f"port {self.port} is already in use; is another Kafka running?")
         props = self._write_config()
         if not (self.data_dir / "data" / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+            cluster_id = "-"
+            while cluster_id.startswith("-"):  # StorageTool would read "-..." as an option; Kafka re-draws these too
+                cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
             subprocess.run(
                 self._java("kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id, "-c", str(props)),
                 check=True,
