@@ -32,12 +32,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("which", nargs="*", choices=["ingest", "classifier", []], default=[])
     parser.add_argument("--quick", action="store_true", help="shorter runs and smaller sizes (a smoke run)")
+    parser.add_argument("--profile", action="store_true", help="also profile under --quick (full runs always do)")
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder (logs, bodies, profiles)")
     return parser.parse_args(argv)
 
 
-async def run(which: list[str], quick: bool, workdir: Path, out: Path | None) -> int:
+async def run(which: list[str], quick: bool, profile: bool, workdir: Path, out: Path | None) -> int:
     results: dict[str, Any] = {"machine": facts()}
     infra = Infra(workdir, need_postgres="classifier" in which)
     sections: list[str] = []
@@ -45,7 +46,9 @@ async def run(which: list[str], quick: bool, workdir: Path, out: Path | None) ->
         await asyncio.to_thread(infra.start)
         results["machine"]["kafka"] = infra.kafka_version
         if "ingest" in which:
-            opts = IngestOptions(duration_s=5, rounds=1, open_duration_s=8) if quick else IngestOptions()
+            opts = (
+                IngestOptions(duration_s=5, rounds=1, open_duration_s=8, profile=profile) if quick else IngestOptions()
+            )
             results["machine"]["wrk"] = wrk_version()
             ingest = await run_ingest_benchmark(infra, workdir, opts)
             results["ingest"] = ingest.as_dict()
@@ -53,7 +56,7 @@ async def run(which: list[str], quick: bool, workdir: Path, out: Path | None) ->
         if "classifier" in which:
             from bench.classifier import ClassifierOptions, report_classifier, run_classifier_benchmark
 
-            copts = ClassifierOptions.quick() if quick else ClassifierOptions()
+            copts = ClassifierOptions.quick(profile) if quick else ClassifierOptions()
             classifier = await run_classifier_benchmark(infra, workdir, copts)
             results["classifier"] = classifier.as_dict()
             results["machine"]["postgres"] = classifier.postgres_version
@@ -80,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="touchpoint-bench-"))
     started = time.monotonic()
     try:
-        code = asyncio.run(run(which, args.quick, workdir, args.out))
+        code = asyncio.run(run(which, args.quick, args.profile, workdir, args.out))
     except KeyboardInterrupt:
         say("interrupted")
         code = 130

@@ -47,8 +47,8 @@ class ClassifierOptions:
     profile: bool = True
 
     @classmethod
-    def quick(cls) -> ClassifierOptions:
-        return cls(events=8_000, sizes=(10_000, 50_000), growth_events=5_000, profile=False)
+    def quick(cls, profile: bool = False) -> ClassifierOptions:
+        return cls(events=8_000, sizes=(10_000, 50_000), growth_events=5_000, profile=profile)
 
 
 @dataclass(frozen=True, slots=True)

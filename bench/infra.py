@@ -152,6 +152,16 @@ class Child:
             time.sleep(0.1)
         raise TimeoutError(f"{self.name} not ready in {timeout_s}s: {self.tail()}")
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the process so far (Linux /proc), 0 when unknown."""
+        if self.proc is None:
+            return 0.0
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def tail(self, chars: int = 2000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
 

@@ -9,6 +9,7 @@ ingest for `rounds` rounds so a noisy neighbour hurts both sides alike; the best
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sys
 from dataclasses import asdict, dataclass, field
@@ -34,6 +35,7 @@ class IngestOptions:
     connections: int = 32
     rate: float = 2000.0
     open_duration_s: float = 20.0
+    profile: bool = True
 
 
 @dataclass
@@ -43,6 +45,7 @@ class IngestResults:
     acknowledged: int = 0
     kafka_records: int = 0
     cpus: str = ""
+    profile_top: str = ""
 
     def best(self, target: str) -> ClosedLoopResult:
         return max(self.closed[target], key=lambda r: r.rps)
@@ -68,7 +71,9 @@ def _cpus() -> tuple[str | None, str | None]:
     return None, None
 
 
-def _target(name: str, kafka: KafkaSettings, workdir: Path, cpus: str | None) -> tuple[Child, int]:
+def _target(
+    name: str, kafka: KafkaSettings, workdir: Path, cpus: str | None, profile: Path | None = None
+) -> tuple[Child, int]:
     port = free_port()
     if name == "noop":
         child = Child(
@@ -85,6 +90,11 @@ def _target(name: str, kafka: KafkaSettings, workdir: Path, cpus: str | None) ->
             "TOUCHPOINT_LOG_FORMAT": "json",
         }
         child = service("ingest", env, workdir, cpus)
+        if profile is not None:
+            child.argv = [
+                sys.executable, "-m", "pyinstrument", "--renderer", "text", "--outfile", str(profile),
+                "--interval", "0.001", "-m", "services.ingest",
+            ]  # fmt: skip
     child.start()
     child.wait_ready(f"http://127.0.0.1:{port}/readyz")
     return child, port
@@ -104,7 +114,7 @@ async def _records_in(kafka: KafkaSettings, topic: str) -> int:
 def _line(target: str, r: ClosedLoopResult) -> str:
     return (
         f"{target:6} {r.rps:8.0f} req/s  p50 {r.p50_ms:6.2f} ms  p90 {r.p90_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms"
-        f"  max {r.max_ms:7.1f} ms  errors {r.errors}"
+        f"  max {r.max_ms:7.1f} ms  errors {r.errors}  server CPU {r.server_cpu_us:.0f} µs/request"
     )
 
 
@@ -124,9 +134,12 @@ async def run_ingest_benchmark(infra: Infra, workdir: Path, opts: IngestOptions)
                 url = f"http://127.0.0.1:{port}/webhooks/generic"
                 script = workdir / "post.lua"
                 warm = await asyncio.to_thread(run_wrk, url, bodies, script, opts.warmup_s, opts.connections, load_cpu)
+                cpu_before = child.cpu_seconds()
                 result = await asyncio.to_thread(
                     run_wrk, url, bodies, script, opts.duration_s, opts.connections, load_cpu
                 )
+                cpu_us = 1e6 * (child.cpu_seconds() - cpu_before) / max(result.requests, 1)
+                result = dataclasses.replace(result, server_cpu_us=round(cpu_us, 1))
             finally:
                 child.stop()
             if name == "ingest":
@@ -137,9 +150,13 @@ async def run_ingest_benchmark(infra: Infra, workdir: Path, opts: IngestOptions)
         say(f"open loop: {opts.rate:.0f} requests/s for {opts.open_duration_s:.0f}s against {name} ...")
         child, port = _target(name, kafka, workdir, server_cpu)
         try:
+            cpu_before = child.cpu_seconds()
             result_open = await asyncio.to_thread(
                 run_openloop, port, bodies, opts.rate, opts.open_duration_s, opts.warmup_s, load_cpu
             )
+            cpu_s = child.cpu_seconds() - cpu_before
+            result_open["server_cpu_us"] = round(1e6 * cpu_s / max(int(result_open["sent"]), 1), 1)
+            result_open["server_cpu_pct"] = round(100 * cpu_s / (opts.open_duration_s + opts.warmup_s), 1)
         finally:
             child.stop()
         if name == "ingest":
@@ -149,11 +166,30 @@ async def run_ingest_benchmark(infra: Infra, workdir: Path, opts: IngestOptions)
             f"  {name}: achieved {result_open['achieved_rate']}/s, p50 {result_open['p50_ms']} ms, p99 "
             f"{result_open['p99_ms']} ms, p99.9 {result_open['p999_ms']} ms, max {result_open['max_ms']} ms, "
             f"statuses {result_open['statuses']}, errors {result_open['errors']}, "
+            f"server CPU {result_open['server_cpu_pct']}% ({result_open['server_cpu_us']} µs/request), "
             f"generator CPU {result_open['generator_cpu_pct']}%"
             + (" -- OVERLOADED: the server fell 5 s behind, run stopped" if result_open["overloaded"] else "")
         )
     results.kafka_records = await _records_in(kafka, kafka.topics(CALLS))
+    if opts.profile:
+        results.profile_top = await _profile(kafka, workdir, bodies, opts, server_cpu, load_cpu)
     return results
+
+
+async def _profile(
+    kafka: KafkaSettings, workdir: Path, bodies: Path, opts: IngestOptions, server_cpu: str | None, load_cpu: str | None
+) -> str:
+    say("profiling ingest under the closed-loop load with pyinstrument (not used for the numbers above) ...")
+    profile = workdir / "ingest-profile.txt"
+    child, port = _target("ingest", kafka, workdir, server_cpu, profile)
+    try:
+        url = f"http://127.0.0.1:{port}/webhooks/generic"
+        await asyncio.to_thread(run_wrk, url, bodies, workdir / "post.lua", opts.duration_s, opts.connections, load_cpu)
+    finally:
+        child.stop()
+    if not profile.exists():
+        return ""
+    return "\n".join(profile.read_text(errors="replace").splitlines()[:60])
 
 
 def report_ingest(results: IngestResults, opts: IngestOptions) -> str:
@@ -167,11 +203,11 @@ def report_ingest(results: IngestResults, opts: IngestOptions) -> str:
         f"Closed loop (wrk -t1 -c{opts.connections}, {opts.duration_s}s, best of {opts.rounds} alternating rounds; "
         f"{results.cpus}):",
         "",
-        "| process | req/s | p50 ms | p90 ms | p99 ms | max ms | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| process | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | CPU µs/request |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
         *(
             f"| {label} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p90_ms:.2f} | {r.p99_ms:.2f} | {r.max_ms:.1f} "
-            f"| {r.errors} |"
+            f"| {r.errors} | {r.server_cpu_us:.0f} |"
             for label, r in (
                 ("no-op aiohttp (bench/noop_app.py)", noop),
                 ("ingest (python -m services.ingest)", ingest),
@@ -184,12 +220,12 @@ def report_ingest(results: IngestResults, opts: IngestOptions) -> str:
         f"Open loop at {opts.rate:,.0f} requests/s ({opts.open_duration_s:.0f}s after {opts.warmup_s}s warm-up, "
         "latency from each request's scheduled send time, 64 connections, bench/openloop.py):",
         "",
-        "| process | achieved/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | non-2xx | generator CPU |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| process | achieved/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | non-2xx | server CPU | gen. CPU |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *(
             f"| {label} | {o['achieved_rate']:,.0f} | {o['p50_ms']} | {o['p90_ms']} | {o['p99_ms']} | {o['p999_ms']} "
             f"| {o['max_ms']} | {sum(v for k, v in o['statuses'].items() if not k.startswith('2'))} "
-            f"| {o['generator_cpu_pct']}% |"
+            f"| {o.get('server_cpu_pct', 0)}% | {o['generator_cpu_pct']}% |"
             for label, o in (("no-op", o_noop), ("ingest", o_ingest))
             if o
         ),
@@ -200,4 +236,13 @@ def report_ingest(results: IngestResults, opts: IngestOptions) -> str:
         f"{results.kafka_records:,} records in the calls topic ({durable}; a few more "
         "records than answers are requests cut off by wrk's stop after the broker had them)",
     ]
+    if results.profile_top:
+        lines += [
+            "",
+            "Profile of ingest under load (pyinstrument, top of the call tree):",
+            "",
+            "```",
+            results.profile_top,
+        ]
+        lines.append("```")
     return "\n".join(lines)

@@ -99,6 +99,7 @@ class ClosedLoopResult:
     p90_ms: float
     p99_ms: float
     max_ms: float
+    server_cpu_us: float = 0.0  # CPU time of the process under test per request
 
 
 def run_wrk(

@@ -96,6 +96,8 @@ async def run_day(
 ) -> ReplayReport:
     calls = GenericCallSender(ingest_url, secret)
     mail = SmtpEmailSender(*smtp) if smtp is not None else None
+    if mail is not None and (reason := await mail.unavailable()):
+        say(f"NOTE: {reason}")
 
     def progress(report: ReplayReport, done: int, total: int) -> None:
         say(f"{done}/{total} sent  {report.line()}")
@@ -104,8 +106,6 @@ async def run_day(
         report = await replay(day, calls, mail, day_seconds=day_seconds, concurrency=concurrency, progress=progress)
     finally:
         await calls.close()
-    if report.email_skip_reason:
-        say(f"NOTE: {report.email_skip_reason}")
     say(f"done: {report.line()}")
     for ident, delivery in report.failures[:10]:
         say(f"  failed {ident}: {delivery.code} {delivery.detail[:200]}")

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from bench.simulator.model import CallStep, OfficeDay, SimEmail
 from bench.simulator.senders import CallSender, Delivery, EmailSender
@@ -42,7 +43,7 @@ class ReplayReport:
             if self.email_skip_reason is None
             else f"{self.emails_skipped} emails skipped"
         )
-        sim = f"[{self.simulated_now:%H:%M} UTC] " if self.simulated_now else ""
+        sim = f"[{self.simulated_now:%H:%M} office time] " if self.simulated_now else ""
         return (
             f"{sim}{self.call_steps_ok}/{self.call_steps} call events, {mail}, "
             f"{len(self.failures)} failed, {self.retried} retried, {self.wall_s:.1f}s"
@@ -73,6 +74,7 @@ class _Replay:
         self.total = 0
         self.started = time.monotonic()
         self.last_progress = self.started
+        self.zone = ZoneInfo(day.office.timezone)
 
     async def items(self) -> list[tuple[datetime, str, CallStep | SimEmail]]:
         items: list[tuple[datetime, str, CallStep | SimEmail]] = [(s.at, s.key, s) for s in self.day.steps]
@@ -116,7 +118,7 @@ class _Replay:
         if self.progress is not None and now - self.last_progress >= self.progress_every_s:
             self.last_progress = now
             self.report.wall_s = now - self.started
-            self.report.simulated_now = at
+            self.report.simulated_now = at.astimezone(self.zone)
             self.progress(self.report, self.done, self.total)
 
     async def run(self, day_seconds: float | None) -> ReplayReport:
@@ -143,7 +145,7 @@ class _Replay:
         for task in tasks:
             task.result()  # surfaces a bug in a sender instead of hiding it
         self.report.wall_s = time.monotonic() - self.started
-        self.report.simulated_now = day.end
+        self.report.simulated_now = day.end.astimezone(self.zone)
         return self.report
 
 
