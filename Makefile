@@ -8,18 +8,21 @@ KAFKA_VERSION := $(shell sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:
 KAFKA_LIBS := $(CACHE_DIR)/kafka-$(KAFKA_VERSION)/libs
 export TOUCHPOINT_CACHE_DIR := $(CACHE_DIR)
 
-.PHONY: run test lint schemas venv kafka-jars system-deps bench clean
+.PHONY: run demo test lint schemas venv kafka-jars system-deps bench bench-deps clean
 
 run: venv kafka-jars  ## start Kafka, PostgreSQL and the three services (Ctrl-C stops)
 	$(PY) -m deploy.local
+
+demo: venv kafka-jars  ## `make run` plus a simulated office day fed live (DEMO_DAY_SECONDS=120, DEMO_SEED); Ctrl-C stops
+	$(PY) -m bench.demo
 
 test: venv kafka-jars  ## unit + integration tests against a real broker and PostgreSQL
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv
 	$(PY) -m ruff check .
-	$(PY) -m ruff format --check $(wildcard services schemas deploy tests bench)
-	$(PY) -m mypy services schemas deploy tests
+	$(PY) -m ruff format --check services schemas deploy tests bench
+	$(PY) -m mypy services schemas deploy tests bench
 
 schemas: venv  ## regenerate JSON Schema and OpenAPI files after changing a model
 	$(PY) -m schemas.generate
@@ -54,8 +57,15 @@ $(KAFKA_LIBS)/.complete: deploy/kafka/pom.xml
 	    -DincludeScope=runtime -DoutputDirectory=$(KAFKA_LIBS) | grep -E "BUILD|ERROR|Downloaded from" | sed "s/^/    /" ; \
 	test -f $(KAFKA_LIBS)/kafka_2.13-$(KAFKA_VERSION).jar && touch $@
 
-bench: venv kafka-jars
-	$(PY) -m bench
+bench-deps:  ## wrk, the closed-loop HTTP load generator of the ingest benchmark (apt-get when missing)
+	@command -v wrk >/dev/null || { \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "==> installing wrk with apt-get"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; \
+	  else echo "wrk is needed for the ingest benchmark (apt-get install wrk)"; exit 1; fi; }
+
+bench: venv kafka-jars bench-deps  ## ingest and classifier benchmarks (BENCH_ARGS="ingest --quick"); docs/BENCHMARKS.md
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,100 @@
+"""`make bench` / `python -m bench`: the ingest and classifier benchmarks against a real Kafka broker and
+PostgreSQL (started here, or named by KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL). Each prints its measured ratio
+against a baseline measured in the same run, and the machine facts; docs/BENCHMARKS.md has the recorded results.
+
+    python -m bench                      # both (about 5-8 minutes on 2 cores)
+    python -m bench ingest               # issue 3
+    python -m bench classifier --quick   # issue 4, smaller sizes
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.infra import Infra, say
+from bench.ingest import IngestOptions, report_ingest, run_ingest_benchmark
+from bench.load import ensure_wrk
+from bench.machine import facts, wrk_version
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("which", nargs="*", choices=["ingest", "classifier", []], default=[])
+    parser.add_argument("--quick", action="store_true", help="shorter runs and smaller sizes (a smoke run)")
+    parser.add_argument("--profile", action="store_true", help="also profile under --quick (full runs always do)")
+    parser.add_argument("--out", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder (logs, bodies, profiles)")
+    return parser.parse_args(argv)
+
+
+async def run(which: list[str], quick: bool, profile: bool, workdir: Path, out: Path | None) -> int:
+    results: dict[str, Any] = {"machine": facts()}
+    infra = Infra(workdir, need_postgres="classifier" in which)
+    sections: list[str] = []
+    try:
+        await asyncio.to_thread(infra.start)
+        results["machine"]["kafka"] = infra.kafka_version
+        if "ingest" in which:
+            opts = (
+                IngestOptions(duration_s=5, rounds=1, open_duration_s=8, profile=profile) if quick else IngestOptions()
+            )
+            results["machine"]["wrk"] = wrk_version()
+            ingest = await run_ingest_benchmark(infra, workdir, opts)
+            results["ingest"] = ingest.as_dict()
+            sections.append("## Ingest (issue 3)\n\n" + report_ingest(ingest, opts))
+        if "classifier" in which:
+            from bench.classifier import ClassifierOptions, report_classifier, run_classifier_benchmark
+
+            copts = ClassifierOptions.quick(profile) if quick else ClassifierOptions()
+            classifier = await run_classifier_benchmark(infra, workdir, copts)
+            results["classifier"] = classifier.as_dict()
+            results["machine"]["postgres"] = classifier.postgres_version
+            sections.append("## Classifier (issue 4)\n\n" + report_classifier(classifier, copts))
+    finally:
+        await asyncio.to_thread(infra.stop)
+    print("\n" + "=" * 100)
+    print("\n".join(f"- {k}: {v}" for k, v in results["machine"].items()))
+    for section in sections:
+        print("\n" + section)
+    if out is not None:
+        await asyncio.to_thread(out.write_text, json.dumps(results, indent=2, default=str))
+        say(f"results written to {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    # aiokafka logs a retried NotLeaderForPartition on every fresh topic; the retries are expected here.
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    which = args.which or ["ingest", "classifier"]
+    if "ingest" in which:
+        ensure_wrk()
+    workdir = Path(tempfile.mkdtemp(prefix="touchpoint-bench-"))
+    started = time.monotonic()
+    try:
+        code = asyncio.run(run(which, args.quick, args.profile, workdir, args.out))
+    except KeyboardInterrupt:
+        say("interrupted")
+        code = 130
+    finally:
+        if args.keep:
+            say(f"scratch folder kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    say(f"finished in {time.monotonic() - started:.0f}s")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,576 @@
+"""Generating an office day (pure, deterministic for a seed): who works there, who calls whom and when, what
+happens to each call, and which follow-ups a person would expect.
+
+The day is played forward in time: client calls, sales calls, internal calls, unknown and spam callers arrive
+at random moments (busier late morning and mid-afternoon); a manager on a call cannot take another, so calls to a
+busy manager are missed or go to voicemail; a missed client call is followed by callbacks from the manager or by
+the client calling again, as in a real office. Ground-truth labels are then derived from the calls in time order
+(`label_tasks`), so they stay consistent however the day was generated."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bench.simulator.emails import generate_emails
+from bench.simulator.model import (
+    CallKind,
+    CallStatus,
+    CallStep,
+    Contact,
+    Direction,
+    ExpectedTask,
+    Manager,
+    Office,
+    OfficeDay,
+    SimCall,
+)
+
+FIRST_NAMES = (
+    "Anna", "Boris", "Carla", "Dmitri", "Elena", "Farid", "Grace", "Hugo", "Irina", "Jonas", "Kate", "Leo",
+    "Maria", "Nikolai", "Olga", "Pavel", "Quinn", "Rosa", "Sergei", "Tanya", "Umar", "Vera", "Walter", "Xenia",
+    "Yusuf", "Zoe",
+)  # fmt: skip
+LAST_NAMES = (
+    "Adams", "Baker", "Chen", "Dubois", "Evans", "Fischer", "Garcia", "Hansen", "Ivanova", "Jensen", "Kowalski",
+    "Larsen", "Morozov", "Novak", "Olsen", "Petrov", "Quintero", "Rossi", "Smirnova", "Tanaka", "Ueda", "Volkova",
+    "Weber", "Xu", "Young", "Zhou",
+)  # fmt: skip
+US_AREA_CODES = ("212", "213", "305", "312", "415", "503", "512", "617", "646", "702", "718", "206", "303", "404")
+CLIENT_DOMAINS = ("acme.test", "globex.test", "initech.test", "umbrella.test", "hooli.test", "stark.test")
+
+
+@dataclass(frozen=True, slots=True)
+class DayShape:
+    """How big and how busy the office is. The defaults are a small sales team on an ordinary day."""
+
+    managers: int = 6
+    contacts_per_manager: int = 40
+    client_calls_per_manager: int = 24  # inbound + outbound with known clients, before follow-ups
+    inbound_share: float = 0.5
+    new_leads_per_manager: float = 1.0
+    unknown_missed_per_manager: float = 0.5
+    wrong_numbers_per_manager: float = 1.0
+    spam_callers: int = 2
+    internal_per_manager: float = 2.0
+    email_threads_per_manager: int = 4
+    outbound_emails_per_manager: int = 3
+    bulk_per_manager: int = 1
+    undeliverable_share: float = 0.05
+    timezone: str = "America/Los_Angeles"
+    opens: time = time(9, 0)
+    closes: time = time(18, 0)
+    main_number: str = "+14155550100"
+    outbound_number: str = "+14155550101"
+    mail_domain: str = "example.com"
+
+
+@dataclass(order=True)
+class _Intent:
+    at: datetime
+    seq: int
+    what: str = field(compare=False)
+    args: dict[str, Any] = field(compare=False, default_factory=dict)
+
+
+class _DayBuilder:
+    def __init__(self, seed: int, office: Office, rng: random.Random, start: datetime, end: datetime) -> None:
+        self.seed = seed
+        self.office = office
+        self.rng = rng
+        self.start = start
+        self.end = end
+        self.tz = ZoneInfo(office.timezone)
+        self.busy_until: dict[str, datetime] = {m.id: start for m in office.managers}
+        self.calls: list[SimCall] = []
+        self.queue: list[_Intent] = []
+        self.counter = itertools.count()
+        self.call_counter = itertools.count(1)
+        self.pending_followup: set[str] = set()  # counterparts with a follow-up already planned
+
+    # -- scheduling -------------------------------------------------------------------------------------------
+
+    def plan(self, at: datetime, what: str, **args: Any) -> None:
+        if at < self.end:
+            heapq.heappush(self.queue, _Intent(at, next(self.counter), what, args))
+
+    def random_moment(self) -> datetime:
+        """Business-hour arrivals, busier late morning and mid-afternoon (a mixture of two bumps)."""
+        span = (self.end - self.start).total_seconds()
+        peak = self.rng.choice((0.3, 0.7))
+        x = self.rng.gauss(peak, 0.18)
+        while not 0.0 <= x < 1.0:
+            x = self.rng.gauss(peak, 0.18)
+        return self.start + timedelta(seconds=int(x * span))
+
+    def free(self, manager_id: str, at: datetime) -> bool:
+        return self.busy_until[manager_id] <= at
+
+    def occupy(self, manager_id: str, until: datetime) -> None:
+        self.busy_until[manager_id] = max(self.busy_until[manager_id], until)
+
+    def run(self) -> None:
+        while self.queue:
+            intent = heapq.heappop(self.queue)
+            getattr(self, f"_on_{intent.what}")(intent.at, **intent.args)
+
+    # -- formatting what the PBX sends --------------------------------------------------------------------------
+
+    def local(self, at: datetime) -> str:
+        return at.astimezone(self.tz).isoformat(timespec="seconds")
+
+    def dialed(self, e164: str) -> str:
+        """Numbers as PBXs really send them: E.164, digits without the plus, national or international format."""
+        if e164.startswith("+1"):
+            digits = e164[2:]
+            return self.rng.choice(
+                (
+                    e164,
+                    e164[1:],
+                    f"({digits[:3]}) {digits[3:6]}-{digits[6:]}",
+                    f"{digits[:3]}-{digits[3:6]}-{digits[6:]}",
+                )
+            )
+        return self.rng.choice((e164, "011" + e164[1:]))
+
+    def new_call_id(self) -> str:
+        return f"sim{self.seed}-{self.office.day:%Y%m%d}-{next(self.call_counter):05d}"
+
+    def add_call(
+        self,
+        *,
+        kind: CallKind,
+        direction: Direction,
+        at: datetime,
+        status: CallStatus,
+        manager: Manager | None,
+        counterpart: str | None,
+        contact: Contact | None,
+        talk_s: int = 0,
+        other: Manager | None = None,
+        wrong_number: bool = False,
+        spam: bool = False,
+    ) -> SimCall:
+        call_id = self.new_call_id()
+        if direction == "inbound":
+            assert counterpart is not None
+            frm, to = self.dialed(counterpart), self.office.main_number
+        elif direction == "outbound":
+            assert counterpart is not None
+            frm, to = self.office.outbound_number, self.dialed(counterpart)
+        else:
+            assert manager is not None
+            assert other is not None
+            frm, to = manager.extension, other.extension
+        base = {"call_id": call_id, "direction": direction, "from": frm, "to": to}
+        agent = manager.extension if manager is not None else None
+        events = self.lifecycle(call_id, direction, at, status, agent, talk_s)
+        key = counterpart if counterpart is not None else f"call:generic:{call_id}"
+        steps = []
+        for seq, (when, fields) in enumerate(events):
+            payload = {"id": f"{call_id}-{seq}", **base, "occurred_at": self.local(when), "sequence": seq}
+            payload.update({k: v for k, v in fields.items() if v is not None})
+            steps.append(CallStep(at=when, call_id=call_id, key=key, payload=payload))
+        ended = max(s.at for s in steps)
+        call = SimCall(
+            call_id=call_id,
+            kind=kind,
+            direction=direction,
+            manager_id=manager.id if manager is not None else None,
+            counterpart=counterpart,
+            contact_id=contact.id if contact is not None else None,
+            started_at=at,
+            ended_at=ended,
+            status=status,
+            talk_s=talk_s if status == "answered" else 0,
+            steps=tuple(steps),
+            wrong_number=wrong_number,
+            spam=spam,
+        )
+        self.calls.append(call)
+        if manager is not None and status == "answered":
+            self.occupy(manager.id, ended)
+            if other is not None:
+                self.occupy(other.id, ended)
+        return call
+
+    def lifecycle(
+        self, call_id: str, direction: Direction, at: datetime, status: CallStatus, agent: str | None, talk_s: int
+    ) -> list[tuple[datetime, dict[str, Any]]]:
+        """The PBX events of one call, as (moment, fields) pairs."""
+        rng = self.rng
+        events: list[tuple[datetime, dict[str, Any]]] = []
+        t = at
+        if status == "abandoned":  # hung up in the IVR or queue: no phone rang
+            t += timedelta(seconds=rng.randint(5, 45))
+            ended = {"event": "ended", "status": "abandoned", "duration_s": (t - at).seconds}
+            return [(at, {"event": "initiated"}), (t, ended)]
+        if direction == "outbound":
+            events.append((t, {"event": "initiated", "agent": agent}))
+            t += timedelta(seconds=1)
+        if status in ("busy", "failed"):
+            t += timedelta(seconds=rng.randint(1, 4))
+            return [*events, (t, {"event": "ended", "status": status, "agent": agent, "duration_s": (t - at).seconds})]
+        events.append((t, {"event": "ringing", "agent": agent}))
+        ending: dict[str, Any] = {"event": "ended", "status": status, "agent": agent}
+        recorded = False
+        if status == "answered":
+            t += timedelta(seconds=rng.randint(4, 18))
+            events.append((t, {"event": "answered", "agent": agent}))
+            t += timedelta(seconds=talk_s)
+            ending["talk_s"] = talk_s
+            recorded = direction != "internal" and rng.random() < 0.3
+        elif status == "voicemail":
+            t += timedelta(seconds=rng.randint(4, 18) + rng.randint(10, 90))
+            recorded = True
+        else:  # missed: it rang, nobody answered
+            t += timedelta(seconds=rng.randint(15, 40))
+        ending["duration_s"] = (t - at).seconds
+        events.append((t, ending))
+        if recorded:
+            events.append((t + timedelta(seconds=rng.randint(2, 20)), self.recording(call_id)))
+        return events
+
+    def recording(self, call_id: str) -> dict[str, Any]:
+        return {"event": "recording", "recording_url": f"https://pbx.example.com/recordings/{call_id}.mp3"}
+
+    def talk(self, median_s: float, low: int, high: int) -> int:
+        return int(min(max(self.rng.lognormvariate(0, 0.8) * median_s, low), high))
+
+    # -- what happens ---------------------------------------------------------------------------------------------
+
+    def _on_client_inbound(self, at: datetime, contact: Contact, kind: CallKind = "client_inbound") -> None:
+        owner = self.office.manager(contact.owner)
+        r = self.rng.random()
+        if self.free(owner.id, at):
+            status: CallStatus = (
+                "answered" if r < 0.82 else "missed" if r < 0.91 else "abandoned" if r < 0.96 else "voicemail"
+            )
+        else:
+            status = "voicemail" if r < 0.4 else "missed" if r < 0.8 else "abandoned" if r < 0.9 else "busy"
+        talk_s = self.talk(150, 15, 1800) if status == "answered" else 0
+        call = self.add_call(
+            kind=kind,
+            direction="inbound",
+            at=at,
+            status=status,
+            manager=owner,
+            counterpart=contact.phone,
+            contact=contact,
+            talk_s=talk_s,
+        )
+        if call.opens_task:
+            self.follow_up(call, contact, owner)
+
+    def follow_up(self, call: SimCall, contact: Contact | None, assignee: Manager) -> None:
+        assert call.counterpart is not None
+        if call.counterpart in self.pending_followup:
+            return
+        self.pending_followup.add(call.counterpart)
+        r = self.rng.random()
+        if r < 0.65:
+            self.plan(
+                call.ended_at + timedelta(minutes=self.rng.randint(5, 90)),
+                "callback",
+                manager=assignee,
+                counterpart=call.counterpart,
+                contact=contact,
+                attempt=1,
+            )
+        elif r < 0.85 and contact is not None:
+            self.plan(call.ended_at + timedelta(minutes=self.rng.randint(20, 180)), "client_again", contact=contact)
+        else:
+            self.pending_followup.discard(call.counterpart)  # nobody gets to it today: the task stays open
+
+    def _on_client_again(self, at: datetime, contact: Contact) -> None:
+        self.pending_followup.discard(contact.phone)
+        self._on_client_inbound(at, contact, kind="client_calls_again")
+
+    def _on_callback(
+        self, at: datetime, manager: Manager, counterpart: str, contact: Contact | None, attempt: int
+    ) -> None:
+        if not self.free(manager.id, at):
+            self.plan(
+                self.busy_until[manager.id] + timedelta(minutes=self.rng.randint(1, 10)),
+                "callback",
+                manager=manager,
+                counterpart=counterpart,
+                contact=contact,
+                attempt=attempt,
+            )
+            return
+        r = self.rng.random()
+        status: CallStatus = "answered" if r < 0.7 else "missed" if r < 0.92 else "busy"
+        self.add_call(
+            kind="callback",
+            direction="outbound",
+            at=at,
+            status=status,
+            manager=manager,
+            counterpart=counterpart,
+            contact=contact,
+            talk_s=self.talk(180, 20, 1800) if status == "answered" else 0,
+        )
+        if status == "answered" or attempt >= 3:
+            self.pending_followup.discard(counterpart)
+        else:
+            self.plan(
+                at + timedelta(minutes=self.rng.randint(30, 120)),
+                "callback",
+                manager=manager,
+                counterpart=counterpart,
+                contact=contact,
+                attempt=attempt + 1,
+            )
+
+    def _on_client_outbound(self, at: datetime, manager: Manager, contact: Contact) -> None:
+        if not self.free(manager.id, at):
+            at = self.busy_until[manager.id] + timedelta(seconds=self.rng.randint(30, 600))
+            if at >= self.end:
+                return
+        r = self.rng.random()
+        status: CallStatus = "answered" if r < 0.55 else "missed" if r < 0.9 else "busy" if r < 0.98 else "failed"
+        self.add_call(
+            kind="client_outbound",
+            direction="outbound",
+            at=at,
+            status=status,
+            manager=manager,
+            counterpart=contact.phone,
+            contact=contact,
+            talk_s=self.talk(200, 20, 2400) if status == "answered" else 0,
+        )
+
+    def free_manager(self, at: datetime) -> Manager | None:
+        candidates = [m for m in self.office.managers if self.free(m.id, at)]
+        return self.rng.choice(candidates) if candidates else None
+
+    def _on_unknown(self, at: datetime, number: str, kind: CallKind) -> None:
+        """Numbers not in the base reach the hunt group: the first free manager takes it."""
+        manager = self.free_manager(at)
+        if kind == "wrong_number":
+            if manager is None:
+                return  # nobody could answer: nobody ever learns it was a wrong number
+            self.add_call(
+                kind=kind,
+                direction="inbound",
+                at=at,
+                status="answered",
+                manager=manager,
+                counterpart=number,
+                contact=None,
+                talk_s=self.rng.randint(2, 9),
+                wrong_number=True,
+            )
+            return
+        if kind == "new_lead" and manager is not None:
+            self.add_call(
+                kind=kind,
+                direction="inbound",
+                at=at,
+                status="answered",
+                manager=manager,
+                counterpart=number,
+                contact=None,
+                talk_s=self.talk(240, 40, 1800),
+            )
+            return
+        rang = manager or self.rng.choice(self.office.managers)
+        call = self.add_call(
+            kind="unknown_missed",
+            direction="inbound",
+            at=at,
+            status="missed",
+            manager=rang,
+            counterpart=number,
+            contact=None,
+        )
+        self.follow_up(call, None, rang)
+
+    def _on_spam(self, at: datetime, number: str, manager: Manager) -> None:
+        answered = self.free(manager.id, at) and self.rng.random() < 0.5
+        self.add_call(
+            kind="spam",
+            direction="inbound",
+            at=at,
+            status="answered" if answered else "missed",
+            manager=manager,
+            counterpart=number,
+            contact=None,
+            talk_s=self.rng.randint(1, 6) if answered else 0,
+            spam=True,
+        )
+
+    def _on_internal(self, at: datetime, caller: Manager, callee: Manager) -> None:
+        answered = self.free(callee.id, at) and self.free(caller.id, at) and self.rng.random() < 0.85
+        self.add_call(
+            kind="internal",
+            direction="internal",
+            at=at,
+            status="answered" if answered else "missed",
+            manager=caller,
+            counterpart=None,
+            contact=None,
+            talk_s=self.talk(90, 10, 900) if answered else 0,
+            other=callee,
+        )
+
+
+def build_office(seed: int, day: date, shape: DayShape) -> Office:
+    rng = random.Random(f"office:{seed}")
+    names = _names(rng)
+    managers = tuple(
+        Manager(
+            id=f"m{i:02d}",
+            name=(name := next(names)),
+            extension=str(101 + i),
+            email=f"{name.lower().replace(' ', '.')}@{shape.mail_domain}",
+        )
+        for i in range(shape.managers)
+    )
+    used: set[str] = set(_own(shape))
+    contacts = []
+    for i in range(shape.managers * shape.contacts_per_manager):
+        name = next(names)
+        phone = _unique_number(rng, used)
+        domain = rng.choice(CLIENT_DOMAINS)
+        contacts.append(
+            Contact(
+                id=f"c{i:05d}",
+                name=name,
+                phone=phone,
+                email=f"{name.lower().replace(' ', '.')}.{i}@{domain}",
+                owner=managers[i % len(managers)].id,
+                email_deliverable=rng.random() >= shape.undeliverable_share,
+            )
+        )
+    return Office(
+        timezone=shape.timezone,
+        day=day,
+        opens=shape.opens,
+        closes=shape.closes,
+        main_number=shape.main_number,
+        outbound_number=shape.outbound_number,
+        mail_domain=shape.mail_domain,
+        journal_address=f"crm-journal@{shape.mail_domain}",
+        managers=managers,
+        contacts=tuple(contacts),
+    )
+
+
+def _own(shape: DayShape) -> tuple[str, str]:
+    return (shape.main_number, shape.outbound_number)
+
+
+def _names(rng: random.Random) -> Iterator[str]:
+    pairs = [f"{f} {last}" for f in FIRST_NAMES for last in LAST_NAMES]
+    n = 0
+    while True:
+        rng.shuffle(pairs)
+        for pair in pairs:
+            yield pair if n < len(pairs) else f"{pair} {n // len(pairs) + 1}"
+        n += len(pairs)
+
+
+def _unique_number(rng: random.Random, used: set[str]) -> str:
+    while True:
+        r = rng.random()
+        if r < 0.85:
+            number = f"+1{rng.choice(US_AREA_CODES)}555{rng.randint(0, 9999):04d}"
+        elif r < 0.93:
+            number = f"+44207946{rng.randint(0, 9999):04d}"
+        else:
+            number = f"+49301{rng.randint(0, 999999):06d}"
+        if number not in used:
+            used.add(number)
+            return number
+
+
+def generate_day(seed: int, day: date, shape: DayShape | None = None) -> OfficeDay:
+    """The same (seed, day, shape) always gives the same office day, to the byte."""
+    shape = shape or DayShape()
+    office = build_office(seed, day, shape)
+    tz = ZoneInfo(shape.timezone)
+    start = datetime.combine(day, shape.opens, tz).astimezone(UTC)
+    end = datetime.combine(day, shape.closes, tz).astimezone(UTC)
+    rng = random.Random(f"day:{seed}:{day.isoformat()}")
+    builder = _DayBuilder(seed, office, rng, start, end)
+    used: set[str] = {c.phone for c in office.contacts} | set(office.own_numbers)
+    n = len(office.managers)
+
+    for _ in range(shape.client_calls_per_manager * n):
+        contact = rng.choice(office.contacts)
+        at = builder.random_moment()
+        if rng.random() < shape.inbound_share:
+            builder.plan(at, "client_inbound", contact=contact)
+        else:
+            builder.plan(at, "client_outbound", manager=office.manager(contact.owner), contact=contact)
+    for kind, per_manager in (
+        ("new_lead", shape.new_leads_per_manager),
+        ("unknown_missed", shape.unknown_missed_per_manager),
+        ("wrong_number", shape.wrong_numbers_per_manager),
+    ):
+        for _ in range(round(per_manager * n)):
+            builder.plan(builder.random_moment(), "unknown", number=_unique_number(rng, used), kind=kind)
+    for _ in range(shape.spam_callers):
+        number = _unique_number(rng, used)
+        for manager in rng.sample(office.managers, k=min(len(office.managers), rng.randint(3, 6))):
+            builder.plan(builder.random_moment(), "spam", number=number, manager=manager)
+    if n >= 2:
+        for _ in range(round(shape.internal_per_manager * n)):
+            caller, callee = rng.sample(office.managers, k=2)
+            builder.plan(builder.random_moment(), "internal", caller=caller, callee=callee)
+    builder.run()
+
+    calls = tuple(sorted(builder.calls, key=lambda c: (c.started_at, c.call_id)))
+    emails = generate_emails(office, random.Random(f"mail:{seed}:{day.isoformat()}"), start, end, shape)
+    return OfficeDay(
+        seed=seed, office=office, start=start, end=end, calls=calls, emails=emails, tasks=label_tasks(office, calls)
+    )
+
+
+def label_tasks(office: Office, calls: tuple[SimCall, ...]) -> tuple[ExpectedTask, ...]:
+    """The callback tasks a person would expect, from the calls in time order: a call that should be returned
+    opens a task for its counterpart (or adds an attempt to the open one); the next connected call with that
+    counterpart, in either direction, closes it."""
+    owners = {c.phone: c for c in office.contacts}
+    open_tasks: dict[str, dict[str, Any]] = {}
+    done: list[ExpectedTask] = []
+    for call in sorted(calls, key=lambda c: (c.started_at, c.call_id)):
+        cp = call.counterpart
+        if cp is None:
+            continue
+        if call.opens_task:
+            if cp in open_tasks:
+                open_tasks[cp]["opened_by"].append(call.call_id)
+            else:
+                contact = owners.get(cp)
+                open_tasks[cp] = {
+                    "contact": contact,
+                    "assignee": contact.owner if contact else call.manager_id,
+                    "opened_by": [call.call_id],
+                    "since": call.started_at,
+                }
+        elif call.connected and cp in open_tasks:
+            t = open_tasks.pop(cp)
+            done.append(_task(cp, t, call.call_id, int((call.started_at - t["since"]).total_seconds())))
+    done.extend(_task(cp, t, None, None) for cp, t in open_tasks.items())
+    return tuple(sorted(done, key=lambda t: t.opened_by[0]))
+
+
+def _task(counterpart: str, t: dict[str, Any], closed_by: str | None, after_s: int | None) -> ExpectedTask:
+    contact: Contact | None = t["contact"]
+    return ExpectedTask(
+        counterpart=counterpart,
+        contact_id=contact.id if contact else None,
+        assignee=t["assignee"],
+        opened_by=tuple(t["opened_by"]),
+        closed_by=closed_by,
+        closed_after_s=after_s,
+    )
