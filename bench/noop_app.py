@@ -6,11 +6,10 @@ access log), answering POST /webhooks/generic with 202 after reading the body, a
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from aiohttp import web
 
-from services.runtime.lifecycle import shutdown_event
+from services.runtime.lifecycle import run_process, shutdown_event
 
 
 async def accept(request: web.Request) -> web.Response:
@@ -40,7 +39,7 @@ async def serve(port: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    asyncio.run(serve(parser.parse_args().port))
+    run_process(serve(parser.parse_args().port))  # the same event loop as the services, for a like-for-like baseline
 
 
 if __name__ == "__main__":

@@ -42,7 +42,6 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
-log.flush.interval.messages=1
 """
 
 LOG4J2 = """\

@@ -22,7 +22,7 @@ from services.classifier.store import Store
 from services.runtime.errors import TooManyInvalid
 from services.runtime.health import CachedReadiness, health_app
 from services.runtime.kafka import DurableProducer, ProducerLimits, build_consumer, ensure_topics, kafka_reachable
-from services.runtime.lifecycle import retry_until_ready, shutdown_event
+from services.runtime.lifecycle import retry_until_ready, run_process, shutdown_event
 from services.runtime.logging import configure_logging
 from services.runtime.postgres import database_reachable, open_migrated_pool
 from services.runtime.settings import DatabaseSettings, KafkaSettings, LogSettings
@@ -104,4 +104,4 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(run_process(main()))

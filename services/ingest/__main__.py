@@ -20,7 +20,7 @@ from services.ingest.settings import IngestSettings
 from services.runtime.errors import KafkaUnavailable
 from services.runtime.health import CachedReadiness
 from services.runtime.kafka import DurableProducer, ProducerLimits, ensure_topics, kafka_reachable
-from services.runtime.lifecycle import shutdown_event
+from services.runtime.lifecycle import run_process, shutdown_event
 from services.runtime.logging import configure_logging
 from services.runtime.settings import KafkaSettings, LogSettings
 
@@ -78,6 +78,6 @@ async def main() -> None:
 
 if __name__ == "__main__":
     try:
-        asyncio.run(main())
+        run_process(main())
     except KafkaUnavailable as exc:
         raise SystemExit(f"ingest: {exc}") from exc

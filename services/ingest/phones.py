@@ -6,6 +6,7 @@ country code is read in the configured default region. The raw value is always k
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 
@@ -20,6 +21,7 @@ def is_extension(raw: str) -> bool:
     return bool(_EXTENSION_ONLY.match(raw.strip()))
 
 
+@lru_cache(maxsize=65_536)  # pure and called for every party of every event; the same numbers recur all day
 def normalize_phone(raw: str | None, default_region: str) -> PhoneAddress | None:
     if raw is None:
         return None

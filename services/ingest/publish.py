@@ -32,10 +32,13 @@ class EventPublisher:
         """All or nothing from the caller's point of view: if any send fails the caller answers "retry", and
         the provider's retry produces the same event ids, which the classifier applies once."""
         started = time.perf_counter()
-        results = await asyncio.gather(*(self._send(event) for event in events), return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        if len(events) == 1:  # the usual case: no gather, no extra tasks
+            await self._send(events[0])
+        else:
+            results = await asyncio.gather(*(self._send(event) for event in events), return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
         self._metrics.produce_latency.observe(time.perf_counter() - started)
 
     async def _send(self, event: IngestEvent) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -12,7 +10,7 @@ from services.reporting.app import ReportingDeps, build_app
 from services.reporting.settings import ReportingSettings
 from services.runtime.health import CachedReadiness
 from services.runtime.kafka import kafka_reachable
-from services.runtime.lifecycle import retry_until_ready, shutdown_event
+from services.runtime.lifecycle import retry_until_ready, run_process, shutdown_event
 from services.runtime.logging import configure_logging
 from services.runtime.postgres import database_reachable, open_migrated_pool
 from services.runtime.settings import DatabaseSettings, KafkaSettings, LogSettings
@@ -42,4 +40,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_process(main())

