@@ -38,6 +38,7 @@ def simulator_argv(system: LocalSystem, seed: int, day_seconds: float, managers:
         env.get("TOUCHPOINT_GENERIC_SECRET", ""),
         "--smtp",
         f"127.0.0.1:{env.get('TOUCHPOINT_SMTP_PORT', '2525')}",
+        "--seed-managers",
         "--check",
         "--database-url",
         env["DATABASE_URL"],

@@ -15,7 +15,7 @@ import json
 import os
 import sys
 from dataclasses import asdict
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ from bench.simulator.generate import DayShape, generate_day
 from bench.simulator.model import OfficeDay
 from bench.simulator.replay import ReplayReport, replay
 from bench.simulator.senders import GenericCallSender, SmtpEmailSender
+from services.classifier.seed_managers import manager_actions, seed
+from services.runtime.settings import KafkaSettings
 
 
 def say(message: str) -> None:
@@ -135,6 +137,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--database-url", default=env.get("DATABASE_URL"))
     parser.add_argument("--truth", type=Path, help="write the labelled day as JSON to this file")
     parser.add_argument("--dry-run", action="store_true", help="generate (and --truth) only; send nothing")
+    parser.add_argument(
+        "--seed-managers",
+        action="store_true",
+        help="first register the day's managers (upsert_manager actions to Kafka at KAFKA_BOOTSTRAP_SERVERS)",
+    )
     return parser.parse_args(argv)
 
 
@@ -148,6 +155,13 @@ def main(argv: list[str] | None = None) -> int:
         say(f"ground truth written to {args.truth}")
     if args.dry_run:
         return 0
+    if args.seed_managers:
+        entries = [
+            {"id": m.id, "name": m.name, "email": m.email, "extensions": [m.extension], "on_duty": True}
+            for m in day.office.managers
+        ]
+        count = asyncio.run(seed(manager_actions(entries, datetime.now(UTC), actor_id="simulator"), KafkaSettings()))
+        say(f"registered {count} managers through touchpoint.actions.v1")
     host, _, port = args.smtp.rpartition(":")
     smtp = None if args.no_email else (host or "127.0.0.1", int(port))
     report = asyncio.run(run_day(day, args.url, args.secret, smtp, args.day_seconds, args.concurrency))

@@ -93,6 +93,15 @@ class LocalSystem:
             wait_for(lambda url=url: ready(url), 90, name, self.children[name])
             say(f"{name} ready")
 
+    def seed_managers(self) -> None:
+        """Registers the managers of TOUCHPOINT_MANAGERS_FILE (default: the example file) through the actions
+        topic, as an admin would; re-running the same file changes nothing."""
+        path = self.env.get("TOUCHPOINT_MANAGERS_FILE", str(REPO / "deploy" / "managers.example.json"))
+        subprocess.run(
+            [sys.executable, "-m", "services.classifier.seed_managers", path], env=self.env, cwd=REPO, check=True
+        )
+        say(f"managers registered from {path}")
+
     def banner(self) -> str:
         ingest, reporting = self.ports["ingest"], self.ports["reporting"]
         smtp = self.env.get("TOUCHPOINT_SMTP_PORT", "2525")
@@ -141,6 +150,7 @@ def main() -> int:
     try:
         system.start_infrastructure()
         system.start_services()
+        system.seed_managers()
         say(system.banner())
         while not stopping.wait(0.5):
             problem = system.first_exit()
