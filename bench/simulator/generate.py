@@ -530,7 +530,7 @@ def generate_day(seed: int, day: date, shape: DayShape | None = None) -> OfficeD
     builder.run()
 
     calls = tuple(sorted(builder.calls, key=lambda c: (c.started_at, c.call_id)))
-    emails = generate_emails(office, random.Random(f"mail:{seed}:{day.isoformat()}"), start, end, shape)
+    emails = generate_emails(office, random.Random(f"mail:{seed}:{day.isoformat()}"), start, end, shape, seed)
     return OfficeDay(
         seed=seed, office=office, start=start, end=end, calls=calls, emails=emails, tasks=label_tasks(office, calls)
     )
