@@ -74,7 +74,11 @@ def main() -> int:
         )
         while not stopping.wait(0.5):
             if simulator is not None and simulator.poll() is not None:
-                outcome = "matches its ground truth" if simulator.returncode == 0 else "did NOT match (see above)"
+                outcome = (
+                    "Touchpoint passed its checks (interactions, tasks, flags above)"
+                    if simulator.returncode == 0
+                    else "Touchpoint did NOT pass its checks (see above)"
+                )
                 say(
                     f"the office day is over and {outcome}. The system stays up: "
                     f"curl -s http://127.0.0.1:{system.ports['reporting']}/api/interactions | head -c 2000; "

@@ -22,6 +22,7 @@ from bench.simulator.expect import (
     FlagScore,
     expected_callbacks,
     expected_replies,
+    labelled_unwanted,
     score_flags,
 )
 from bench.simulator.model import ExpectedReply, ExpectedTask, OfficeDay, SimCall
@@ -215,6 +216,13 @@ class WorkCheck:
     flagged_with_task: list[str] = field(default_factory=list)  # hard: flagged calls must not open or add to one
     internal_flagged: list[str] = field(default_factory=list)  # hard: internal calls are never scored
     replies: TaskComparison | None = None  # hard, when the day's mail was sent
+    # Why the stored tasks differ from the ground truth (measured): tasks a wrong number or spam call opened
+    # because it was not flagged, tasks lost because a wanted call was flagged, and assignees the classifier
+    # could not know (an abandoned call rings nobody, and the simulated client base is not in Touchpoint, so a
+    # client it has not talked to yet is assigned by on-duty load instead of to their owner).
+    extra_from_unflagged: int = 0
+    lost_to_flags: int = 0
+    assignee_by_load_differs: int = 0
 
     @property
     def ok(self) -> bool:
@@ -235,8 +243,10 @@ class WorkCheck:
             f"flagged calls with a callback task (hard check): {len(self.flagged_with_task)}; "
             f"internal calls flagged (hard check): {len(self.internal_flagged)}",
             self.flags.line(),
-            "callback tasks against the ground truth (measured; differences come from the flags): "
-            + truth.line("tasks"),
+            "callback tasks against the ground truth (measured): " + truth.line("tasks"),
+            f"  of which: extra because a wrong number/spam call was not flagged {self.extra_from_unflagged}, lost "
+            f"because a wanted call was flagged {self.lost_to_flags}, other assignee because the abandoned call "
+            f"was from a client Touchpoint did not know yet (assigned by on-duty load) {self.assignee_by_load_differs}",
         ]
         if self.replies is not None:
             out.append("reply tasks (hard check): " + self.replies.line("tasks"))
@@ -313,12 +323,20 @@ async def check_work(
 
     stored = await stored_callbacks(conn, day, source)
     flagged_ids = {c.call_id for c in day.calls if flagged(c)}
+    implied = expected_callbacks(day.calls, flagged=flagged)
+    truth = compare_callbacks(day.tasks, stored)
+    by_load = {t.opened_by[0] for t in implied if t.assignee is None}
+    unwanted = {c.call_id for c in day.calls if labelled_unwanted(c)}
+    truth_openers = {t.opened_by[0]: t.opened_by for t in day.tasks}
     result = WorkCheck(
         flags=score_flags(day.calls, flagged),
-        callbacks_by_rules=compare_callbacks(expected_callbacks(day.calls, flagged=flagged), stored),
-        callbacks_vs_truth=compare_callbacks(day.tasks, stored),
+        callbacks_by_rules=compare_callbacks(implied, stored),
+        callbacks_vs_truth=truth,
         flagged_with_task=sorted({cid for t in stored for cid in t.linked if cid in flagged_ids}),
         internal_flagged=internal_flagged,
+        extra_from_unflagged=sum(1 for x in truth.extra if x in unwanted),
+        lost_to_flags=sum(1 for x in truth.lost if set(truth_openers[x]) & flagged_ids),
+        assignee_by_load_differs=sum(1 for x, _, _ in truth.wrong_assignee if x in by_load),
     )
     if emails:
         result.replies = compare_replies(expected_replies(day.emails), await stored_replies(conn, day))
