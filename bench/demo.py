@@ -14,13 +14,14 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import date
 from pathlib import Path
 
 from deploy.local.__main__ import REPO, LocalSystem, load_env_file, say
 from deploy.local.procs import stop_process
 
 
-def simulator_argv(system: LocalSystem, seed: int, day_seconds: float, managers: int) -> list[str]:
+def simulator_argv(system: LocalSystem, seed: int, day_seconds: float, managers: int, day: str) -> list[str]:
     env = system.env
     return [
         sys.executable,
@@ -28,6 +29,8 @@ def simulator_argv(system: LocalSystem, seed: int, day_seconds: float, managers:
         "bench.simulator",
         "--seed",
         str(seed),
+        "--date",
+        day,
         "--managers",
         str(managers),
         "--day-seconds",
@@ -51,6 +54,9 @@ def main() -> int:
     parser.add_argument("--day-seconds", type=float, default=float(os.environ.get("DEMO_DAY_SECONDS", "120")))
     parser.add_argument("--seed", type=int, default=int(os.environ.get("DEMO_SEED", int(time.time()) % 100_000)))
     parser.add_argument("--managers", type=int, default=int(os.environ.get("DEMO_MANAGERS", "6")))
+    parser.add_argument(
+        "--date", default=os.environ.get("DEMO_DATE", date.today().isoformat()), help="the simulated day"
+    )
     args = parser.parse_args()
     data: Path = args.data_dir.resolve()
     data.mkdir(parents=True, exist_ok=True)
@@ -67,14 +73,18 @@ def main() -> int:
         say(system.banner())
         say(
             f"feeding a simulated office day (seed {args.seed}, {args.managers} managers, 09:00-18:00 in "
-            f"{args.day_seconds:.0f}s); the same day again: DEMO_SEED={args.seed} make demo"
+            f"{args.day_seconds:.0f}s); the same day again: DEMO_SEED={args.seed} DEMO_DATE={args.date} make demo"
         )
         simulator = subprocess.Popen(
-            simulator_argv(system, args.seed, args.day_seconds, args.managers), env=system.env, cwd=REPO
+            simulator_argv(system, args.seed, args.day_seconds, args.managers, args.date), env=system.env, cwd=REPO
         )
         while not stopping.wait(0.5):
             if simulator is not None and simulator.poll() is not None:
-                outcome = "matches its ground truth" if simulator.returncode == 0 else "did NOT match (see above)"
+                outcome = (
+                    "Touchpoint passed its checks (interactions, tasks, flags above)"
+                    if simulator.returncode == 0
+                    else "Touchpoint did NOT pass its checks (see above)"
+                )
                 say(
                     f"the office day is over and {outcome}. The system stays up: "
                     f"curl -s http://127.0.0.1:{system.ports['reporting']}/api/interactions | head -c 2000; "

@@ -32,7 +32,8 @@ VENDORS = ("news@supplier-digest.test", "offers@office-goods.test", "digest@indu
 
 
 class _Mail:
-    def __init__(self, office: Office, rng: random.Random, start: datetime, end: datetime) -> None:
+    def __init__(self, office: Office, rng: random.Random, start: datetime, end: datetime, seed: int) -> None:
+        self.seed = seed
         self.office = office
         self.rng = rng
         self.start = start
@@ -42,7 +43,9 @@ class _Mail:
 
     def message_id(self) -> str:
         self.n += 1
-        return f"<sim-{self.office.day:%Y%m%d}-{self.n:05d}@mail.sim.test>"
+        # The seed is part of it, as in call ids: another seed's day on the same database is new mail, not
+        # duplicates of the last one that ingest and the classifier would rightly drop.
+        return f"<sim{self.seed}-{self.office.day:%Y%m%d}-{self.n:05d}@mail.sim.test>"
 
     def moment(self, early: bool = False) -> datetime:
         """Mail arrives through the day; some of it overnight, waiting at the opening."""
@@ -284,9 +287,9 @@ class _Mail:
 
 
 def generate_emails(
-    office: Office, rng: random.Random, start: datetime, end: datetime, shape: DayShape
+    office: Office, rng: random.Random, start: datetime, end: datetime, shape: DayShape, seed: int = 0
 ) -> tuple[SimEmail, ...]:
-    mail = _Mail(office, rng, start, end)
+    mail = _Mail(office, rng, start, end, seed)
     by_owner: dict[str, list[Contact]] = {}
     for c in office.contacts:
         by_owner.setdefault(c.owner, []).append(c)

@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bench.simulator.emails import generate_emails
+from bench.simulator.expect import expected_callbacks
 from bench.simulator.model import (
     CallKind,
     CallStatus,
@@ -265,7 +266,7 @@ class _DayBuilder:
             contact=contact,
             talk_s=talk_s,
         )
-        if call.opens_task:
+        if call.wants_callback:
             self.follow_up(call, contact, owner)
 
     def follow_up(self, call: SimCall, contact: Contact | None, assignee: Manager) -> None:
@@ -529,48 +530,13 @@ def generate_day(seed: int, day: date, shape: DayShape | None = None) -> OfficeD
     builder.run()
 
     calls = tuple(sorted(builder.calls, key=lambda c: (c.started_at, c.call_id)))
-    emails = generate_emails(office, random.Random(f"mail:{seed}:{day.isoformat()}"), start, end, shape)
+    emails = generate_emails(office, random.Random(f"mail:{seed}:{day.isoformat()}"), start, end, shape, seed)
     return OfficeDay(
         seed=seed, office=office, start=start, end=end, calls=calls, emails=emails, tasks=label_tasks(office, calls)
     )
 
 
 def label_tasks(office: Office, calls: tuple[SimCall, ...]) -> tuple[ExpectedTask, ...]:
-    """The callback tasks a person would expect, from the calls in time order: a call that should be returned
-    opens a task for its counterpart (or adds an attempt to the open one); the next connected call with that
-    counterpart, in either direction, closes it."""
-    owners = {c.phone: c for c in office.contacts}
-    open_tasks: dict[str, dict[str, Any]] = {}
-    done: list[ExpectedTask] = []
-    for call in sorted(calls, key=lambda c: (c.started_at, c.call_id)):
-        cp = call.counterpart
-        if cp is None:
-            continue
-        if call.opens_task:
-            if cp in open_tasks:
-                open_tasks[cp]["opened_by"].append(call.call_id)
-            else:
-                contact = owners.get(cp)
-                open_tasks[cp] = {
-                    "contact": contact,
-                    "assignee": contact.owner if contact else call.manager_id,
-                    "opened_by": [call.call_id],
-                    "since": call.started_at,
-                }
-        elif call.connected and cp in open_tasks:
-            t = open_tasks.pop(cp)
-            done.append(_task(cp, t, call.call_id, int((call.started_at - t["since"]).total_seconds())))
-    done.extend(_task(cp, t, None, None) for cp, t in open_tasks.items())
-    return tuple(sorted(done, key=lambda t: t.opened_by[0]))
-
-
-def _task(counterpart: str, t: dict[str, Any], closed_by: str | None, after_s: int | None) -> ExpectedTask:
-    contact: Contact | None = t["contact"]
-    return ExpectedTask(
-        counterpart=counterpart,
-        contact_id=contact.id if contact else None,
-        assignee=t["assignee"],
-        opened_by=tuple(t["opened_by"]),
-        closed_by=closed_by,
-        closed_after_s=after_s,
-    )
+    """The callback tasks a person would expect: the classifier's rules applied to the labels, knowing the
+    office's client base (see `bench.simulator.expect`)."""
+    return expected_callbacks(calls, owners={c.phone: c.owner for c in office.contacts})

@@ -25,9 +25,13 @@ CallKind = Literal[
 CallStatus = Literal["answered", "missed", "abandoned", "voicemail", "busy", "failed"]
 Direction = Literal["inbound", "outbound", "internal"]
 
-# A missed inbound call that a person would want returned. Voicemail is included deliberately: a client who
-# left a message expects a callback at least as much as one who did not.
-TASK_STATUSES: frozenset[str] = frozenset({"missed", "abandoned", "voicemail", "busy"})
+# The inbound statuses that open a callback task: issue 4's rule ("a missed or abandoned inbound call creates a
+# callback task"), which the classifier follows (NEEDS_CALLBACK in services/classifier/classify.py). Voicemail and
+# busy are left out by that product decision, not because nobody returns them: see docs/simulator.md.
+TASK_STATUSES: frozenset[str] = frozenset({"missed", "abandoned"})
+# What a manager in the simulated office returns whether or not Touchpoint makes a task of it: the generator's
+# behaviour, kept apart from the label so the same seed still gives the same day.
+RETURNED_STATUSES: frozenset[str] = frozenset({"missed", "abandoned", "voicemail", "busy"})
 
 EmailKind = Literal["received", "sent", "auto-reply", "bounce", "bulk", "internal"]
 
@@ -104,13 +108,32 @@ class SimCall:
 
     @property
     def opens_task(self) -> bool:
+        return self.wants_callback and self.status in TASK_STATUSES
+
+    @property
+    def wants_callback(self) -> bool:
+        """The office returns this call (voicemail and busy too), whether or not it opens a task."""
         return (
             self.direction == "inbound"
-            and self.status in TASK_STATUSES
+            and self.status in RETURNED_STATUSES
             and not self.wrong_number
             and not self.spam
             and self.counterpart is not None
         )
+
+    @property
+    def decided_at(self) -> datetime:
+        """When the PBX's `ended` event happened: the moment the classifier learns the final status and acts."""
+        return next((s.at for s in self.steps if s.payload.get("event") == "ended"), self.ended_at)
+
+    @property
+    def answered_at(self) -> datetime | None:
+        return next((s.at for s in self.steps if s.payload.get("event") == "answered"), None)
+
+    @property
+    def rang(self) -> bool:
+        """Whether a manager's phone rang (an abandoned call hung up in the IVR before any did)."""
+        return any(s.payload.get("event") == "ringing" for s in self.steps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,10 +142,23 @@ class ExpectedTask:
 
     counterpart: str
     contact_id: str | None
-    assignee: str  # manager id: the contact's owner, else the manager whose phone rang
+    # Manager id: the contact's owner, else the manager whose phone rang. None when neither is known (an abandoned
+    # call from a number that is not a contact yet): the classifier then balances load, which a label can't predict.
+    assignee: str | None
     opened_by: tuple[str, ...]  # call ids, first miss first
     closed_by: str | None  # call id of the connected call, or None if still open at the end of the day
-    closed_after_s: int | None
+    closed_after_s: int | None  # from the first miss's end to the answer (the classifier's `response_s`)
+    closed_by_manager: str | None = None  # who called back (or took the client's call)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedReply:
+    """One open reply task per email thread: inbound mail opens it (more inbound mail adds attempts), the
+    manager's next mail in the thread closes it."""
+
+    thread_root: str  # Message-ID of the thread's first message
+    opened_by: tuple[str, ...]  # Message-IDs of the inbound mail, first first
+    closed_by: str | None  # Message-ID of the outbound mail that answered, or None if still open
 
 
 @dataclass(frozen=True, slots=True)

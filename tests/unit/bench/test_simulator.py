@@ -47,11 +47,11 @@ def _labels_hold(day: OfficeDay) -> None:
         if task.closed_by is not None:
             closer = by_id[task.closed_by]
             assert closer.connected and closer.counterpart == task.counterpart
-            assert closer.started_at > first.started_at
+            assert closer.decided_at >= first.decided_at, "a call that ended before the miss does not answer it"
             between = [
                 c
                 for c in day.calls
-                if c.counterpart == task.counterpart and first.started_at < c.started_at < closer.started_at
+                if c.counterpart == task.counterpart and first.decided_at < c.decided_at < closer.decided_at
             ]
             assert not any(c.connected for c in between), "the first connected call closes the task"
     for call in day.calls:
