@@ -17,6 +17,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+from bench.simulator.generate import DayShape
 from deploy.local.__main__ import REPO, LocalSystem, load_env_file, say
 from deploy.local.procs import stop_process
 
@@ -60,7 +61,10 @@ def main() -> int:
     args = parser.parse_args()
     data: Path = args.data_dir.resolve()
     data.mkdir(parents=True, exist_ok=True)
-    system = LocalSystem(load_env_file(REPO / "deploy" / "dev.env", dict(os.environ)), data)
+    # The simulated office keeps its own clock (DayShape: Los Angeles, 09:00-18:00): the classifier's business
+    # time must be the office's, or due times land at night. What the environment sets still wins.
+    env = {"TOUCHPOINT_TIMEZONE": DayShape().timezone, **os.environ}
+    system = LocalSystem(load_env_file(REPO / "deploy" / "dev.env", env), data)
     stopping = threading.Event()
     # Ctrl-C reaches every child too (one process group); they stop themselves, and we must not mistake their
     # exit for a crash. SIGINT is handled explicitly because a shell that starts us in the background ignores it.
