@@ -57,6 +57,8 @@ class Drain:
     seconds: float
     calls: int
     startup_s: float
+    cpu_s: float = 0.0
+    """The classifier's user+system CPU time over the same interval: CPU-bound when close to `seconds`."""
 
     @property
     def rate(self) -> float:
@@ -65,6 +67,10 @@ class Drain:
     @property
     def us_per_event(self) -> float:
         return 1e6 * self.seconds / self.events if self.events else 0.0
+
+    @property
+    def cpu_us_per_event(self) -> float:
+        return 1e6 * self.cpu_s / self.events if self.events else 0.0
 
 
 @dataclass
@@ -89,6 +95,7 @@ class ClassifierResults:
         return {
             "drain": asdict(self.drain) if self.drain else None,
             "drain_rate": self.drain.rate if self.drain else None,
+            "drain_cpu_us_per_event": self.drain.cpu_us_per_event if self.drain else None,
             "copy_seconds": self.copy_seconds,
             "copy_rate": self.copy_rate,
             "copy_rows": self.copy_rows,
@@ -174,7 +181,8 @@ async def drain(
     child = _classifier(kafka, dsn, workdir, label, cpu, profile)
     started = time.monotonic()
     child.start()
-    first: tuple[float, int] | None = None
+    first: tuple[float, int, float] | None = None
+    cpu_end = 0.0
     last_say = started
     deadline = started + 60 + expected / 100  # a bound far above any sane rate: a stuck run stops by itself
     try:
@@ -186,8 +194,9 @@ async def drain(
             )
             now = time.monotonic()
             if first is None and done > 0:
-                first = (now, done)
+                first = (now, done, child.cpu_seconds())
             if done >= expected:
+                cpu_end = child.cpu_seconds()
                 break
             if child.proc is not None and child.proc.poll() is not None:
                 raise RuntimeError(f"classifier exited with {child.proc.returncode}: {child.tail()}")
@@ -204,7 +213,13 @@ async def drain(
     assert first is not None
     if stored != calls:
         raise RuntimeError(f"{label}: {calls} calls were sent but {stored} interactions were stored")
-    return Drain(events=expected - first[1], seconds=now - first[0], calls=calls, startup_s=first[0] - started)
+    return Drain(
+        events=expected - first[1],
+        seconds=now - first[0],
+        calls=calls,
+        startup_s=first[0] - started,
+        cpu_s=cpu_end - first[2],
+    )
 
 
 async def copy_baseline(source_dsn: str, target_dsn: str) -> tuple[float, dict[str, int]]:
@@ -327,7 +342,8 @@ async def run_classifier_benchmark(infra: Infra, workdir: Path, opts: Classifier
     copy_dsn = await infra.new_database("copy")
     try:
         results.drain = await drain(kafka, dsn, workdir, "drain", len(records), calls, cpu)
-        say(f"classifier: {results.drain.rate:,.0f} events/s ({results.drain.us_per_event:.0f} µs/event)")
+        d = results.drain
+        say(f"classifier: {d.rate:,.0f} events/s ({d.us_per_event:.0f} µs/event, {d.cpu_us_per_event:.0f} µs CPU)")
         results.copy_seconds, results.copy_rows = await copy_baseline(dsn, copy_dsn)
         say(f"COPY of the same rows: {results.copy_rate:,.0f} events/s ({results.copy_rows})")
     finally:
@@ -374,10 +390,11 @@ def report_classifier(results: ClassifierResults, opts: ClassifierOptions) -> st
         f"One classifier process (pinned to one CPU) draining {d.events:,} pre-filled events ({d.calls:,} calls); "
         f"COPY = copy_records_to_table of the same rows, {BATCH} events per transaction:",
         "",
-        "| writer | events/s | µs/event |",
-        "|---|---:|---:|",
-        f"| classifier (python -m services.classifier) | {d.rate:,.0f} | {d.us_per_event:.0f} |",
-        f"| PostgreSQL COPY of the same rows | {results.copy_rate:,.0f} | {1e6 / results.copy_rate:.0f} |",
+        "| writer | events/s | µs/event | CPU µs/event |",
+        "|---|---:|---:|---:|",
+        f"| classifier (python -m services.classifier) | {d.rate:,.0f} | {d.us_per_event:.0f} | "
+        f"{d.cpu_us_per_event:.0f} |",
+        f"| PostgreSQL COPY of the same rows | {results.copy_rate:,.0f} | {1e6 / results.copy_rate:.0f} | |",
         "",
         f"classifier / COPY = {results.ratio:.3f}; target >= 10,000 events/s per process: "
         f"{'MET' if d.rate >= 10_000 else 'NOT MET'}",
