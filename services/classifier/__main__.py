@@ -46,7 +46,9 @@ async def main() -> int:
     pool = await retry_until_ready(lambda: prepare(kafka, db), stop, "kafka+postgres")
     if pool is None:
         return 0
-    producer = DurableProducer(kafka, ProducerLimits(), client_id=f"{kafka.client_id_prefix}-classifier")
+    # Room for a relay batch (sent whole by send_batch) and a consumer batch's dead letters at the same time.
+    limits = ProducerLimits(max_in_flight=settings.outbox_batch + settings.max_batch)
+    producer = DurableProducer(kafka, limits, client_id=f"{kafka.client_id_prefix}-classifier")
     await producer.start()
     store = Store(pool, settings.group_id, kafka.topics, policy)
     consumer = build_consumer(
