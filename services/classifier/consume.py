@@ -25,7 +25,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from schemas.records import DeadLetter
-from schemas.topics import DLQ, TopicNames
+from schemas.topics import DLQ, Topic, TopicNames
 from services.classifier.decode import decode
 from services.classifier.failpoints import Failpoints
 from services.classifier.store import BatchResult, ConsumedRecord, OffsetRange, Store
@@ -48,6 +48,9 @@ _TRANSIENT_DB = (
     asyncpg.DeadlockDetectedError,
     asyncpg.SerializationError,
 )
+
+
+_UNSEEN = Topic("", "", 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +116,7 @@ class Pipeline:
         self._on_applied = on_applied
         self._consecutive_invalid = 0
         self.applied_total = 0
+        self._catalogue: dict[str, Topic | None] = {}  # topic name → catalogue entry, resolved once per name
 
     async def run(self, stop: asyncio.Event) -> None:
         """decode → validate → dead-letter → apply in a transaction → commit, until `stop` is set."""
@@ -160,8 +164,10 @@ class Pipeline:
         valid: list[ConsumedRecord] = []
         dead: list[DeadLetter] = []
         for record in records:
+            if (topic := self._catalogue.get(record.topic, _UNSEEN)) is _UNSEEN:
+                topic = self._catalogue[record.topic] = self._topics.lookup(record.topic)
             try:
-                event = decode(self._topics.lookup(record.topic), record.value)
+                event = decode(topic, record.value)
             except InvalidRecord as exc:
                 self._consecutive_invalid += 1
                 if self._consecutive_invalid > self._limits.max_consecutive_invalid:
