@@ -690,9 +690,13 @@ class _Batch:
             )
 
     async def _write_interactions(self) -> None:
-        changed = sorted((ix for ix in self.world.interactions.values() if ix.changed), key=lambda ix: ix.id)
-        if not changed:
+        rows = sorted(
+            ((ix, values) for ix in self.world.interactions.values() if (values := ix.values()) != ix.original),
+            key=lambda row: row[0].id,
+        )
+        if not rows:
             return
+        changed = [ix for ix, _ in rows]
         phase = INTERACTION_COLUMNS.index("phase")
         for ix in changed:
             # A row is inserted (version 1, no phase) before its first state: that first state is version 1.
@@ -710,15 +714,16 @@ class _Batch:
             [ix.id for ix in changed],
             [ix.version for ix in changed],
             *[
-                [json.dumps(list(ix.spam_reasons)) for ix in changed]
-                if c == "spam_reasons"
-                else [getattr(ix, c) for ix in changed]
-                for c in INTERACTION_COLUMNS
+                [json.dumps(list(reasons)) for reasons in column] if c == "spam_reasons" else list(column)
+                for c, column in zip(
+                    INTERACTION_COLUMNS, zip(*(values for _, values in rows), strict=True), strict=True
+                )
             ],
         )
+        topic = self.topics(INTERACTIONS)
         for ix in changed:
             record = _interaction_record(ix, self.now)
-            self.outbox.append((self.topics(INTERACTIONS), str(ix.id), record.model_dump_json(by_alias=True)))
+            self.outbox.append((topic, str(ix.id), record.model_dump_json(by_alias=True)))
             self.result.changed.append(str(ix.id))
 
     async def _write_tasks(self) -> None:
