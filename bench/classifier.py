@@ -36,7 +36,7 @@ from services.ingest.normalize_generic import GenericCallPayload, normalize_gene
 from services.ingest.publish import serialize
 from services.runtime.settings import KafkaSettings
 
-BATCH = 2000  # the classifier's default max_batch, used for the COPY transactions too
+BATCH = 5000  # the classifier's default max_batch, used for the COPY transactions too
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,7 +58,7 @@ _UNSEEN = Topic("", "", 0)
 
 @dataclass(frozen=True, slots=True)
 class PipelineLimits:
-    max_batch: int = 2000
+    max_batch: int = 5000
     batch_wait_ms: int = 200
     max_consecutive_invalid: int = 100
     retry_backoff_max_s: float = 10.0
