@@ -59,6 +59,10 @@ class Drain:
     startup_s: float
     cpu_s: float = 0.0
     """The classifier's user+system CPU time over the same interval: CPU-bound when close to `seconds`."""
+    outbox_rows: int = 0
+    outbox_pending: int = 0
+    """Outbox rows not yet published by the relay when the last batch was committed: relay work left outside
+    the timed interval (the relay shares the process and its CPU)."""
 
     @property
     def rate(self) -> float:
@@ -183,6 +187,7 @@ async def drain(
     child.start()
     first: tuple[float, int, float] | None = None
     cpu_end = 0.0
+    outbox: asyncpg.Record | None = None
     last_say = started
     deadline = started + 60 + expected / 100  # a bound far above any sane rate: a stuck run stops by itself
     try:
@@ -197,6 +202,9 @@ async def drain(
                 first = (now, done, child.cpu_seconds())
             if done >= expected:
                 cpu_end = child.cpu_seconds()
+                outbox = await conn.fetchrow(
+                    "SELECT count(*) AS n, count(*) FILTER (WHERE published_at IS NULL) AS pending FROM outbox"
+                )
                 break
             if child.proc is not None and child.proc.poll() is not None:
                 raise RuntimeError(f"classifier exited with {child.proc.returncode}: {child.tail()}")
@@ -211,6 +219,7 @@ async def drain(
         stored = await conn.fetchval("SELECT count(*) FROM interactions WHERE NOT starts_with(external_id, 'preload-')")
         await conn.close()
     assert first is not None
+    assert outbox is not None
     if stored != calls:
         raise RuntimeError(f"{label}: {calls} calls were sent but {stored} interactions were stored")
     return Drain(
@@ -219,6 +228,8 @@ async def drain(
         calls=calls,
         startup_s=first[0] - started,
         cpu_s=cpu_end - first[2],
+        outbox_rows=outbox["n"],
+        outbox_pending=outbox["pending"],
     )
 
 
@@ -343,7 +354,10 @@ async def run_classifier_benchmark(infra: Infra, workdir: Path, opts: Classifier
     try:
         results.drain = await drain(kafka, dsn, workdir, "drain", len(records), calls, cpu)
         d = results.drain
-        say(f"classifier: {d.rate:,.0f} events/s ({d.us_per_event:.0f} µs/event, {d.cpu_us_per_event:.0f} µs CPU)")
+        say(
+            f"classifier: {d.rate:,.0f} events/s ({d.us_per_event:.0f} µs/event, {d.cpu_us_per_event:.0f} µs CPU); "
+            f"outbox rows not yet relayed at the end: {d.outbox_pending:,}/{d.outbox_rows:,}"
+        )
         results.copy_seconds, results.copy_rows = await copy_baseline(dsn, copy_dsn)
         say(f"COPY of the same rows: {results.copy_rate:,.0f} events/s ({results.copy_rows})")
     finally:
@@ -399,6 +413,7 @@ def report_classifier(results: ClassifierResults, opts: ClassifierOptions) -> st
         f"classifier / COPY = {results.ratio:.3f}; target >= 10,000 events/s per process: "
         f"{'MET' if d.rate >= 10_000 else 'NOT MET'}",
         f"rows: {results.copy_rows}; classifier start-up to first commit {d.startup_s:.1f}s (not counted)",
+        f"outbox rows not yet relayed when the last batch committed: {d.outbox_pending:,} of {d.outbox_rows:,}",
         "",
         f"Growth: the same {opts.growth_events:,}-event drain on top of N stored interactions (pre-loaded by COPY):",
         "",
