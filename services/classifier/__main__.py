@@ -6,6 +6,7 @@ flush the producer, close the pool. A worker that met a run of invalid records e
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 
 import asyncpg
@@ -34,6 +35,17 @@ async def prepare(kafka: KafkaSettings, db: DatabaseSettings) -> asyncpg.Pool:
     """Topics exist and the schema is migrated; returns the pool."""
     await ensure_topics(kafka, ALL_TOPICS)
     return await open_migrated_pool(db)
+
+
+def tune_garbage_collector() -> None:
+    """A batch allocates hundreds of thousands of short-lived objects (records, models, rows, arrays). With
+    CPython's default threshold (700 allocations) the cyclic collector ran thousands of times per batch, and
+    every older-generation pass walked all the long-lived objects of the process: about a quarter of the
+    classifier's CPU (Store harness: 72-76 -> 47-59 µs CPU/event). Objects alive after start-up are frozen
+    out of collection and young collections run 70 times less often. Reference counting still frees at once
+    everything not in a cycle; cycles are still collected, later."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 10)
 
 
 async def main() -> int:
@@ -87,6 +99,7 @@ async def main() -> int:
     await web.TCPSite(runner, settings.host, settings.port).start()
     log.info("classifier.started", group=settings.group_id, health=f"http://{settings.host}:{settings.port}/readyz")
 
+    tune_garbage_collector()
     relay_task = asyncio.create_task(relay.run(stop), name="outbox-relay")
     exit_code = 0
     try:
