@@ -6,6 +6,7 @@ flush the producer, close the pool. A worker that met a run of invalid records e
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 
 import asyncpg
@@ -36,6 +37,17 @@ async def prepare(kafka: KafkaSettings, db: DatabaseSettings) -> asyncpg.Pool:
     return await open_migrated_pool(db)
 
 
+def tune_garbage_collector() -> None:
+    """A batch allocates hundreds of thousands of short-lived objects (records, models, rows, arrays). With
+    CPython's default threshold (700 allocations) the cyclic collector ran thousands of times per batch, and
+    every older-generation pass walked all the long-lived objects of the process: about a quarter of the
+    classifier's CPU (Store harness: 72-76 -> 47-59 µs CPU/event). Objects alive after start-up are frozen
+    out of collection and young collections run 70 times less often. Reference counting still frees at once
+    everything not in a cycle; cycles are still collected, later."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 10)
+
+
 async def main() -> int:
     settings = ClassifierSettings()
     policy = PolicySettings().policy()
@@ -46,7 +58,9 @@ async def main() -> int:
     pool = await retry_until_ready(lambda: prepare(kafka, db), stop, "kafka+postgres")
     if pool is None:
         return 0
-    producer = DurableProducer(kafka, ProducerLimits(), client_id=f"{kafka.client_id_prefix}-classifier")
+    # Room for a relay batch (sent whole by send_batch) and a consumer batch's dead letters at the same time.
+    limits = ProducerLimits(max_in_flight=settings.outbox_batch + settings.max_batch)
+    producer = DurableProducer(kafka, limits, client_id=f"{kafka.client_id_prefix}-classifier")
     await producer.start()
     store = Store(pool, settings.group_id, kafka.topics, policy)
     consumer = build_consumer(
@@ -85,6 +99,7 @@ async def main() -> int:
     await web.TCPSite(runner, settings.host, settings.port).start()
     log.info("classifier.started", group=settings.group_id, health=f"http://{settings.host}:{settings.port}/readyz")
 
+    tune_garbage_collector()
     relay_task = asyncio.create_task(relay.run(stop), name="outbox-relay")
     exit_code = 0
     try:

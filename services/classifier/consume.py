@@ -6,6 +6,9 @@
 4. apply the valid ones and the batch's offsets in one PostgreSQL transaction (fenced, see store.py);
 5. commit the same offsets to Kafka (advisory: the stored ones are the truth, Kafka's feed lag monitoring).
 
+Batches are applied one after another, in order; only the waiting overlaps: steps 1-2 of the next batch run
+while this batch's transaction does, and step 5 while the next batch's does.
+
 A PostgreSQL outage pauses the partitions and retries the same batch with backoff: nothing is committed
 and nothing is dead-lettered. On assignment each partition seeks to its stored offset."""
 
@@ -25,7 +28,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from schemas.records import DeadLetter
-from schemas.topics import DLQ, TopicNames
+from schemas.topics import DLQ, Topic, TopicNames
 from services.classifier.decode import decode
 from services.classifier.failpoints import Failpoints
 from services.classifier.store import BatchResult, ConsumedRecord, OffsetRange, Store
@@ -50,9 +53,12 @@ _TRANSIENT_DB = (
 )
 
 
+_UNSEEN = Topic("", "", 0)
+
+
 @dataclass(frozen=True, slots=True)
 class PipelineLimits:
-    max_batch: int = 2000
+    max_batch: int = 5000
     batch_wait_ms: int = 200
     max_consecutive_invalid: int = 100
     retry_backoff_max_s: float = 10.0
@@ -111,36 +117,68 @@ class Pipeline:
         self._limits = limits
         self._failpoints = failpoints
         self._on_applied = on_applied
+        self._committing: asyncio.Task[None] | None = None
         self._consecutive_invalid = 0
         self.applied_total = 0
+        self._catalogue: dict[str, Topic | None] = {}  # topic name → catalogue entry, resolved once per name
 
     async def run(self, stop: asyncio.Event) -> None:
-        """decode → validate → dead-letter → apply in a transaction → commit, until `stop` is set."""
-        while not stop.is_set():
-            batch = await self._consumer.getmany(
-                timeout_ms=self._limits.batch_wait_ms, max_records=self._limits.max_batch
-            )
-            records = [r for rs in batch.values() for r in rs]
-            if records:
-                await self.process(records, stop)
+        """decode → validate → dead-letter → apply in a transaction → commit, until `stop` is set.
+
+        The next batch is fetched and decoded while this one's transaction runs (the process waits for
+        PostgreSQL about as long as it computes); it is applied strictly after this one has been committed."""
+        ahead = asyncio.create_task(self._fetch(), name="classifier-fetch")
+        rewound: set[tuple[str, int]] = set()
+        try:
+            while not stop.is_set():
+                fetched = await ahead
+                ahead = asyncio.create_task(self._fetch(), name="classifier-fetch")
+                if rewound:
+                    # This batch was fetched during the rewind, before or after the seek: drop the rewound
+                    # partitions from it and let them be read again. (Dropping records fetched after the seek
+                    # leaves a gap, which the fence refuses with another seek back to the stored offset.)
+                    fetched, rewound = fetched.without(rewound), set()
+                if fetched.records:
+                    rewound = await self._apply(fetched, stop)
+        finally:
+            await self._commit_done()
+            ahead.cancel()
+            await asyncio.wait([ahead])
+            if not ahead.cancelled() and (exc := ahead.exception()) is not None:
+                log.info("classifier.fetch_ahead_dropped", error=repr(exc))
+
+    async def _fetch(self) -> _Fetched:
+        batch = await self._consumer.getmany(timeout_ms=self._limits.batch_wait_ms, max_records=self._limits.max_batch)
+        records = [r for rs in batch.values() for r in rs]
+        valid, dead = self._decode(records) if records else ([], [])
+        return _Fetched(records, valid, dead)
 
     async def process(self, records: Sequence[ConsumerRecord], stop: asyncio.Event) -> None:
         valid, dead = self._decode(records)
+        await self._apply(_Fetched(list(records), valid, dead), stop)
+        await self._commit_done()
+
+    async def _apply(self, fetched: _Fetched, stop: asyncio.Event) -> set[tuple[str, int]]:
+        """Dead-letters, applies and commits one decoded batch; returns the partitions it rewound."""
+        records, valid, dead = fetched.records, fetched.valid, fetched.dead
         ranges = _ranges(records)
         if dead and await self._retry(lambda: self._dead_letter(dead), stop, "dlq") is None:
-            return  # stopping before the dead letters were acknowledged: apply nothing, commit nothing
+            return set()  # stopping before the dead letters were acknowledged: apply nothing, commit nothing
         result = await self._retry(
             lambda: self._store.apply_batch(valid, ranges, lambda: self._failpoints.hit("before_db_commit")),
             stop,
             "postgres",
         )
         if result is None:
-            return
+            return set()
         self._failpoints.hit("after_db_commit")
         for (topic, partition), offset in result.rewind.items():
             log.warning("classifier.rewind", topic=topic, partition=partition, offset=offset)
             self._consumer.seek(TopicPartition(topic, partition), offset)
-        await self._commit(ranges, result)
+        # Kafka's offsets are advisory (the stored ones are the truth): the commit's round trip overlaps the next
+        # batch. One at a time, so a later commit never lands before an earlier one.
+        await self._commit_done()
+        self._committing = asyncio.create_task(self._commit(ranges, result), name="classifier-kafka-commit")
         self.applied_total += result.applied
         if result.changed and self._on_applied is not None:
             self._on_applied.set()
@@ -155,13 +193,16 @@ class Pipeline:
             interactions_changed=len(result.changed),
             tasks_changed=len(result.tasks_changed),
         )
+        return set(result.rewind)
 
     def _decode(self, records: Sequence[ConsumerRecord]) -> tuple[list[ConsumedRecord], list[DeadLetter]]:
         valid: list[ConsumedRecord] = []
         dead: list[DeadLetter] = []
         for record in records:
+            if (topic := self._catalogue.get(record.topic, _UNSEEN)) is _UNSEEN:
+                topic = self._catalogue[record.topic] = self._topics.lookup(record.topic)
             try:
-                event = decode(self._topics.lookup(record.topic), record.value)
+                event = decode(topic, record.value)
             except InvalidRecord as exc:
                 self._consecutive_invalid += 1
                 if self._consecutive_invalid > self._limits.max_consecutive_invalid:
@@ -236,6 +277,11 @@ class Pipeline:
             if paused:
                 self._consumer.resume(*self._consumer.assignment())
 
+    async def _commit_done(self) -> None:
+        if self._committing is not None:
+            committing, self._committing = self._committing, None
+            await committing
+
     async def _commit(self, ranges: dict[tuple[str, int], OffsetRange], result: BatchResult) -> None:
         assigned = self._consumer.assignment()
         offsets = {
@@ -252,17 +298,34 @@ class Pipeline:
             log.info("classifier.kafka_commit_skipped", error=repr(exc))
 
 
-def _ranges(records: Sequence[ConsumerRecord]) -> dict[tuple[str, int], OffsetRange]:
-    ranges: dict[tuple[str, int], OffsetRange] = {}
-    for r in records:
-        tp = (r.topic, r.partition)
-        current = ranges.get(tp)
-        ranges[tp] = (
-            OffsetRange(r.offset, r.offset + 1)
-            if current is None
-            else OffsetRange(min(current.first, r.offset), max(current.next, r.offset + 1))
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    """One fetched batch, decoded: every record, the valid ones, the dead letters of the others."""
+
+    records: list[ConsumerRecord]
+    valid: list[ConsumedRecord]
+    dead: list[DeadLetter]
+
+    def without(self, partitions: set[tuple[str, int]]) -> _Fetched:
+        return _Fetched(
+            [r for r in self.records if (r.topic, r.partition) not in partitions],
+            [r for r in self.valid if (r.topic, r.partition) not in partitions],
+            [d for d in self.dead if (d.source_topic, d.source_partition) not in partitions],
         )
-    return ranges
+
+
+def _ranges(records: Sequence[ConsumerRecord]) -> dict[tuple[str, int], OffsetRange]:
+    first: dict[tuple[str, int], int] = {}
+    last: dict[tuple[str, int], int] = {}
+    for r in records:
+        tp, offset = (r.topic, r.partition), r.offset
+        if tp not in first:
+            first[tp] = last[tp] = offset
+        elif offset < first[tp]:
+            first[tp] = offset
+        elif offset > last[tp]:
+            last[tp] = offset
+    return {tp: OffsetRange(at, last[tp] + 1) for tp, at in first.items()}
 
 
 def _dead_letter(record: ConsumerRecord, exc: InvalidRecord) -> DeadLetter:

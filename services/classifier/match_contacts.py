@@ -7,6 +7,7 @@ contact."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ class Match:
     contact_id: uuid.UUID | None = None
 
 
+@functools.lru_cache(maxsize=1 << 16)  # asked for every address a batch touches, often the same ones
 def contact_id_for(address: str) -> uuid.UUID:
     return uuid.uuid5(_CONTACT_NS, f"contact:{address}")
 

@@ -13,7 +13,7 @@ import asyncpg
 import structlog
 
 from services.runtime.errors import KafkaUnavailable
-from services.runtime.kafka import DurableProducer
+from services.runtime.kafka import DurableProducer, Outgoing
 from services.runtime.postgres import Connection
 
 log = structlog.get_logger(__name__)
@@ -63,26 +63,20 @@ class OutboxRelay:
         )
         if not rows:
             return 0
-        results = await asyncio.gather(
-            *(
-                self._producer.send(
-                    r["topic"], r["key"], r["payload"].encode(), headers={"outbox_id": str(r["id"]).encode()}
-                )
-                for r in rows
-            ),
-            return_exceptions=True,
+        results = await self._producer.send_batch(
+            [Outgoing(r["topic"], r["key"], r["payload"].encode(), {"outbox_id": str(r["id"]).encode()}) for r in rows]
         )
         # Mark only the acknowledged prefix: a later record of a key must never be final while an earlier one
         # is still to be sent, or a consumer would end on the older state.
         done: list[int] = []
         for row, res in zip(rows, results, strict=True):
-            if isinstance(res, BaseException):
+            if res is not None:
                 break
             done.append(row["id"])
         if done:
             await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", done)
             self.published += len(done)
-        failures = [res for res in results if isinstance(res, BaseException)]
+        failures = [res for res in results if res is not None]
         if failures:
             raise KafkaUnavailable(f"{len(failures)} outbox records not acknowledged: {failures[0]!r}")
         return len(done)

@@ -17,7 +17,7 @@ class ClassifierSettings(BaseSettings):
     group_id: str = "touchpoint-classifier"
     host: str = "127.0.0.1"
     port: int = Field(8082, ge=0, le=65535, description="health and metrics")
-    max_batch: int = Field(2000, ge=1)
+    max_batch: int = Field(5000, ge=1)
     batch_wait_ms: int = Field(200, ge=0)
     max_consecutive_invalid: int = Field(100, ge=1)
     retry_backoff_max_s: float = Field(10.0, gt=0)

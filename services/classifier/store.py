@@ -187,11 +187,14 @@ class _Batch:
         self.result = result
         self.world = World()
         self.outbox: list[tuple[str, str, str]] = []
-        self.batch_calls: list[CallEvent] = []
+        self.batch_calls: list[tuple[uuid.UUID, CallEvent]] = []
+        """This batch's call events with their interaction ids (a uuid5 each: computed once, here)."""
 
     async def apply(self, fresh: Sequence[ConsumedRecord]) -> None:
         calls = [r for r in fresh if isinstance(r.event, CallEvent)]
-        self.batch_calls = [r.event for r in calls if isinstance(r.event, CallEvent)]
+        self.batch_calls = [
+            (interaction_id(r.event.source, r.event.call_id), r.event) for r in calls if isinstance(r.event, CallEvent)
+        ]
         emails = [r for r in fresh if isinstance(r.event, EmailEvent)]
         actions = [r for r in fresh if not isinstance(r.event, CallEvent | EmailEvent)]
         call_ids = await self._record_calls(calls)
@@ -242,9 +245,8 @@ class _Batch:
         if not calls:
             return set()
         first: dict[uuid.UUID, CallEvent] = {}
-        for r in calls:
-            assert isinstance(r.event, CallEvent)
-            first.setdefault(interaction_id(r.event.source, r.event.call_id), r.event)
+        for iid, event in self.batch_calls:
+            first.setdefault(iid, event)
         await self.conn.execute(
             """INSERT INTO interactions (id, kind, source, external_id, direction)
                SELECT id, 'call', s, x, d FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS v(id, s, x, d)
@@ -254,10 +256,9 @@ class _Batch:
             [e.call_id for e in first.values()],
             [e.direction for e in first.values()],
         )
-        rows = []
-        for r in calls:
-            assert isinstance(r.event, CallEvent)
-            rows.append((r.event.event_id, interaction_id(r.event.source, r.event.call_id), r, r.event.occurred_at))
+        rows = [
+            (event.event_id, iid, r, event.occurred_at) for (iid, event), r in zip(self.batch_calls, calls, strict=True)
+        ]
         return await self._insert_events(rows)
 
     async def _thread_emails(self, emails: list[ConsumedRecord]) -> tuple[dict[str, uuid.UUID], set[str]]:
@@ -378,7 +379,7 @@ class _Batch:
             if email.counterpart:
                 addresses.add(email.counterpart.lower())
         # A call's counterpart is only known once folded: older events put it on the row, this batch's carry it.
-        addresses |= {e.counterpart.e164 for e in self.batch_calls if e.counterpart and e.counterpart.e164}
+        addresses |= {e.counterpart.e164 for _, e in self.batch_calls if e.counterpart and e.counterpart.e164}
         for a in acts:
             if isinstance(a, MarkNumber | SetNumberList) and a.number:
                 addresses.add(a.number)
@@ -486,13 +487,13 @@ class _Batch:
             return []
         events: dict[uuid.UUID, list[CallEvent]] = {iid: [] for iid in call_ids}
         # A call first seen in this batch has only this batch's events; older calls are folded from the log.
-        older = sorted(iid for iid in call_ids if self.world.interactions[iid].phase is not None)
-        for event in self.batch_calls:
-            iid = interaction_id(event.source, event.call_id)
+        older = {iid for iid in call_ids if self.world.interactions[iid].phase is not None}
+        for iid, event in self.batch_calls:
             if iid in events and iid not in older:
                 events[iid].append(event)
         for row in await self.conn.fetch(
-            "SELECT interaction_id, payload FROM interaction_events WHERE interaction_id = ANY($1::uuid[])", older
+            "SELECT interaction_id, payload FROM interaction_events WHERE interaction_id = ANY($1::uuid[])",
+            sorted(older),
         ):
             events[row["interaction_id"]].append(CallEvent.model_validate_json(row["payload"]))
         changes = []
@@ -689,9 +690,13 @@ class _Batch:
             )
 
     async def _write_interactions(self) -> None:
-        changed = sorted((ix for ix in self.world.interactions.values() if ix.changed), key=lambda ix: ix.id)
-        if not changed:
+        rows = sorted(
+            ((ix, values) for ix in self.world.interactions.values() if (values := ix.values()) != ix.original),
+            key=lambda row: row[0].id,
+        )
+        if not rows:
             return
+        changed = [ix for ix, _ in rows]
         phase = INTERACTION_COLUMNS.index("phase")
         for ix in changed:
             # A row is inserted (version 1, no phase) before its first state: that first state is version 1.
@@ -709,15 +714,16 @@ class _Batch:
             [ix.id for ix in changed],
             [ix.version for ix in changed],
             *[
-                [json.dumps(list(ix.spam_reasons)) for ix in changed]
-                if c == "spam_reasons"
-                else [getattr(ix, c) for ix in changed]
-                for c in INTERACTION_COLUMNS
+                [json.dumps(list(reasons)) for reasons in column] if c == "spam_reasons" else list(column)
+                for c, column in zip(
+                    INTERACTION_COLUMNS, zip(*(values for _, values in rows), strict=True), strict=True
+                )
             ],
         )
+        topic = self.topics(INTERACTIONS)
         for ix in changed:
             record = _interaction_record(ix, self.now)
-            self.outbox.append((self.topics(INTERACTIONS), str(ix.id), record.model_dump_json(by_alias=True)))
+            self.outbox.append((topic, str(ix.id), record.model_dump_json(by_alias=True)))
             self.result.changed.append(str(ix.id))
 
     async def _write_tasks(self) -> None:

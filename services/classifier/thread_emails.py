@@ -7,6 +7,7 @@ In-Reply-To, or itself. For well-formed mail that root is the same whatever orde
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Mapping
 
@@ -30,6 +31,7 @@ def email_interaction_id(event: EmailEvent) -> uuid.UUID:
     return interaction_id_for_key(message_key(event))
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a uuid5 per message key and reference, often asked again
 def interaction_id_for_key(key: str) -> uuid.UUID:
     """The interaction of the message whose normalized Message-ID (or `event:<id>`) is `key`."""
     return uuid.uuid5(_EMAIL_NS, f"email:{key}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,11 +19,13 @@ from aiokafka.errors import (
     InvalidProducerEpoch,
     KafkaConnectionError,
     KafkaError,
+    MessageSizeTooLargeError,
     OutOfOrderSequenceNumber,
     ProducerClosed,
     TopicAlreadyExistsError,
     UnknownProducerId,
 )
+from aiokafka.partitioner import DefaultPartitioner
 
 from schemas.topics import Topic
 from services.runtime.errors import KafkaUnavailable
@@ -33,6 +35,8 @@ log = structlog.get_logger(__name__)
 
 # After these the idempotent producer cannot recover by itself (aiokafka #1017): close it and build a new one.
 _FATAL_PRODUCER_ERRORS = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch, ProducerClosed)
+# What AIOKafkaProducer uses when none is given (as DurableProducer does): send_batch partitions the same way.
+_PARTITIONER = DefaultPartitioner()
 
 
 async def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic], replication_factor: int = 1) -> None:
@@ -72,6 +76,16 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeou
             return
         await asyncio.sleep(0.1)
     log.warning("kafka.topics_without_leader", topics=names, waited_s=timeout_s)
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One record for `DurableProducer.send_batch`."""
+
+    topic: str
+    key: str
+    value: bytes
+    headers: Mapping[str, bytes] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +186,87 @@ class DurableProducer:
         except (KafkaConnectionError, KafkaError) as exc:
             raise KafkaUnavailable(f"Kafka error: {exc!r}") from exc
 
+    async def send_batch(self, records: Sequence[Outgoing]) -> list[KafkaUnavailable | None]:
+        """Produces `records` and waits for all acks under ONE send timeout; returns, per record, None when the
+        broker acknowledged it, else why not. For callers with many records in hand (the outbox relay): `send`
+        pays a task, a timer and a semaphore round per record, and aiokafka's `send` a future per record.
+
+        Records are partitioned as aiokafka's default partitioner does (murmur2 of the key, like the Java
+        client) and appended, in their order, to one record batch per partition at a time, so records of one
+        key keep their order (the idempotent producer keeps it through retries). Bounded by its length:
+        refused whole when it and the records in flight would exceed `max_in_flight`."""
+        if not records:
+            return []
+        if self.in_flight + len(records) > self._limits.max_in_flight:
+            raise KafkaUnavailable("too many sends in flight")
+        producer = await self._ensure()
+        batch_of = [-1] * len(records)  # index into `futures` of each record's batch
+        futures: list[asyncio.Future[Any]] = []
+        failure: BaseException | None = None  # why the records not in a batch were not sent
+        self.in_flight += len(records)
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self._limits.send_timeout_s
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self._enqueue(producer, records, batch_of, futures)
+            except (TimeoutError, KafkaError) as exc:
+                failure = exc
+            if futures:
+                await asyncio.wait(futures, timeout=max(0.0, deadline - loop.time()))
+            outcome: list[BaseException | None] = []
+            for future in futures:
+                if future.done():
+                    outcome.append(future.exception())
+                else:
+                    outcome.append(TimeoutError())
+                    future.add_done_callback(_retrieve)
+        finally:
+            self.in_flight -= len(records)
+        errors = [(failure or TimeoutError()) if i < 0 else outcome[i] for i in batch_of]
+        fatal = next((e for e in errors if isinstance(e, _FATAL_PRODUCER_ERRORS)), None)
+        if fatal is not None:
+            log.warning("kafka.producer_reset", error=repr(fatal))
+            await self._reset(producer)
+        return [None if e is None else _unavailable(e, self._limits.send_timeout_s) for e in errors]
+
+    async def _enqueue(
+        self,
+        producer: AIOKafkaProducer,
+        records: Sequence[Outgoing],
+        batch_of: list[int],
+        futures: list[asyncio.Future[Any]],
+    ) -> None:
+        """Appends the records to per-partition batches, submitting a batch when it is full and at the end;
+        `batch_of[i]` becomes the index in `futures` of the batch holding record i."""
+        partitions: dict[str, list[int]] = {}
+        open_batches: dict[tuple[str, int], tuple[Any, list[int]]] = {}  # builder, the records in it
+
+        async def submit(topic: str, partition: int) -> None:
+            builder, members = open_batches.pop((topic, partition))
+            futures.append(await producer.send_batch(builder, topic, partition=partition))
+            for i in members:
+                batch_of[i] = len(futures) - 1
+
+        for i, r in enumerate(records):
+            if (all_partitions := partitions.get(r.topic)) is None:
+                all_partitions = partitions[r.topic] = sorted(await producer.partitions_for(r.topic))
+            key = r.key.encode()
+            partition = _PARTITIONER(key, all_partitions, all_partitions)
+            headers = list(r.headers.items()) if r.headers else []
+            for _ in range(2):  # a full batch is submitted and the record goes to a new one
+                if (r.topic, partition) not in open_batches:
+                    open_batches[(r.topic, partition)] = (producer.create_batch(), [])
+                builder, members = open_batches[(r.topic, partition)]
+                if builder.append(key=key, value=r.value, timestamp=None, headers=headers) is not None:
+                    members.append(i)
+                    break
+                await submit(r.topic, partition)
+            else:
+                raise MessageSizeTooLargeError(f"record {i} does not fit in an empty batch")
+        for topic, partition in list(open_batches):
+            await submit(topic, partition)
+
     async def partitions_for(self, topic: str) -> set[int]:
         producer = await self._ensure()
         return set(await producer.partitions_for(topic))
@@ -181,6 +276,20 @@ class DurableProducer:
         if self._producer is not None:
             producer, self._producer = self._producer, None
             await _quiet_stop(producer)
+
+
+def _unavailable(exc: BaseException, timeout_s: float) -> KafkaUnavailable:
+    if isinstance(exc, TimeoutError):
+        return KafkaUnavailable(f"no ack from Kafka within {timeout_s}s")
+    if isinstance(exc, _FATAL_PRODUCER_ERRORS):
+        return KafkaUnavailable(f"producer reset after {exc!r}")
+    return KafkaUnavailable(f"Kafka error: {exc!r}")
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """A record given up on may still be acked or fail later; its outcome is not news (no 'never retrieved')."""
+    if not future.cancelled():
+        future.exception()
 
 
 async def _quiet_stop(producer: AIOKafkaProducer) -> None:
