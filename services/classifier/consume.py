@@ -33,11 +33,13 @@ from services.classifier.decode import decode
 from services.classifier.failpoints import Failpoints
 from services.classifier.store import BatchResult, ConsumedRecord, OffsetRange, Store
 from services.runtime.errors import InvalidRecord, KafkaUnavailable, TooManyInvalid
-from services.runtime.kafka import DurableProducer
+from services.runtime.kafka import DurableProducer, Outgoing
 
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
+
+_DLQ_CHUNK = 500
 
 _TRANSIENT_DB = (
     OSError,
@@ -232,27 +234,27 @@ class Pipeline:
                 offset=letter.source_offset,
                 reason=letter.reason,
             )
-        results = await asyncio.gather(
-            *(
-                self._producer.send(
-                    self._topics(DLQ),
-                    letter.event_id,
-                    letter.model_dump_json(by_alias=True).encode(),
-                    headers={
-                        "reason": letter.reason[:500].encode(),
-                        "error_class": letter.error_class.encode(),
-                        "source_topic": letter.source_topic.encode(),
-                        "source_partition": str(letter.source_partition).encode(),
-                        "source_offset": str(letter.source_offset).encode(),
-                    },
-                )
-                for letter in dead
-            ),
-            return_exceptions=True,
-        )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        outgoing = [
+            Outgoing(
+                self._topics(DLQ),
+                letter.event_id,
+                letter.model_dump_json(by_alias=True).encode(),
+                {
+                    "reason": letter.reason[:500].encode(),
+                    "error_class": letter.error_class.encode(),
+                    "source_topic": letter.source_topic.encode(),
+                    "source_partition": str(letter.source_partition).encode(),
+                    "source_offset": str(letter.source_offset).encode(),
+                },
+            )
+            for letter in dead
+        ]
+        # In chunks well inside the producer's in-flight bound: a batch of a few thousand dead letters must not be
+        # refused as "too many in flight" on every retry.
+        for start in range(0, len(outgoing), _DLQ_CHUNK):
+            failures = [f for f in await self._producer.send_batch(outgoing[start : start + _DLQ_CHUNK]) if f]
+            if failures:
+                raise failures[0]
         return len(dead)
 
     async def _retry(self, attempt: Callable[[], Awaitable[T]], stop: asyncio.Event, what: str) -> T | None:
