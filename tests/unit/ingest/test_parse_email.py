@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
+from email import message_from_bytes
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
+from email.policy import default as DEFAULT_POLICY
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -288,8 +290,15 @@ def test_any_subject_and_display_name_survive_a_round_trip(subject: str, name: s
     msg["Subject"] = " ".join(subject.split())
     msg["Message-ID"] = "<p@client.org>"
     msg.set_content("x")
-    e = event(msg.as_bytes(policy=SMTP_POLICY))
-    assert e.subject == " ".join(clean_text(" ".join(subject.split())).split())[:1000]
+    raw = msg.as_bytes(policy=SMTP_POLICY)
+    e = event(raw)
+    written = " ".join(clean_text(" ".join(subject.split())).split())[:1000]
+    # Every character survives. Whitespace is compared with the reference reader instead of what was written:
+    # CPython's writer can fold at a space between two encoded words and so lose it (RFC 2047 ignores whitespace
+    # between encoded words), e.g. '...\U00010000 \x80' comes back as '...\U00010000\x80' from any reader.
+    assert "".join(e.subject.split()) == "".join(written.split())
+    reference = str(message_from_bytes(raw, policy=DEFAULT_POLICY)["Subject"])
+    assert e.subject == " ".join(clean_text(" ".join(reference.split())).split())[:1000]
     assert e.counterpart == "ann@client.org"
 
 
