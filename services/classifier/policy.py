@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import time
 from zoneinfo import ZoneInfo
 
+from services.runtime.company import is_our_address
+
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HOURS = re.compile(r"^\s*([a-z]{3})(?:\s*-\s*([a-z]{3}))?\s+(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
@@ -62,4 +64,4 @@ class Policy:
     def is_own_mail(self, address: str | None) -> bool:
         if address is None or "@" not in address:
             return False
-        return address.rsplit("@", 1)[1].lower() in self.mail_domains
+        return is_our_address(address, self.mail_domains)

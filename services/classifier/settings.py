@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-from zoneinfo import ZoneInfo
-
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.classifier.policy import BusinessHours, Policy
+from services.runtime.company import CompanySettings
 
 
 class ClassifierSettings(BaseSettings):
@@ -26,20 +24,11 @@ class ClassifierSettings(BaseSettings):
     failpoints: str = Field("", description="test-only crash points, comma-separated (see failpoints.py)")
 
 
-def _csv(value: object) -> object:
-    if isinstance(value, str):
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-    return value
-
-
-class PolicySettings(BaseSettings):
-    """The company's facts and rules. Times are business time in `TOUCHPOINT_TIMEZONE`."""
+class PolicySettings(CompanySettings):
+    """The company's rules, on top of its facts (CompanySettings). Times are business time in `TOUCHPOINT_TIMEZONE`."""
 
     model_config = SettingsConfigDict(env_prefix="TOUCHPOINT_", extra="ignore")
 
-    own_numbers: Annotated[tuple[str, ...], NoDecode] = ()
-    mail_domains: Annotated[tuple[str, ...], NoDecode] = ()
-    timezone: str = "UTC"
     business_hours: str = Field("mon-fri 09:00-18:00", description="a day or day range, then opening hours")
     callback_sla_minutes: int = Field(30, ge=0, description="business minutes to call back a missed call")
     reply_sla_minutes: int = Field(240, ge=0, description="business minutes to answer an inbound email")
@@ -47,18 +36,10 @@ class PolicySettings(BaseSettings):
     spam_threshold: float = Field(0.7, gt=0, le=1, description="wrong-number/spam score that flags a call")
     short_call_s: int = Field(10, ge=1, description="an answered call shorter than this is 'short'")
 
-    _split = field_validator("own_numbers", "mail_domains", mode="before")(_csv)
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        ZoneInfo(value)  # raises for an unknown zone at start-up, not on the first call
-        return value
-
     def policy(self) -> Policy:
         return Policy(
             own_numbers=frozenset(self.own_numbers),
-            mail_domains=frozenset(d.lower().lstrip("@") for d in self.mail_domains),
+            mail_domains=frozenset(self.mail_domains),
             hours=BusinessHours.parse(self.business_hours, self.timezone),
             callback_sla_minutes=self.callback_sla_minutes,
             reply_sla_minutes=self.reply_sla_minutes,

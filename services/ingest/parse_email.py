@@ -19,6 +19,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from schemas.events import MAX_EMAIL_TEXT, Attachment, EmailAddress, EmailDirection, EmailEvent, EmailSource
+from services.runtime.company import is_our_address
 
 MAX_REFERENCES = 50
 MAX_ATTACHMENTS = 100
@@ -143,16 +144,6 @@ def normalize_address(addr_spec: str | None) -> str | None:
     if any(ch.isspace() for ch in address) or len(address) > _MAX_ADDRESS:
         return None
     return address
-
-
-def domain_of(address: str) -> str:
-    return address.rpartition("@")[2]
-
-
-def is_ours(address: str, domains: Sequence[str]) -> bool:
-    """Our domain, or a subdomain of it (mail.example.com is ours when example.com is)."""
-    domain = domain_of(address)
-    return any(domain == own or domain.endswith("." + own) for own in domains)
 
 
 def _address(display_name: str | None, addr_spec: str | None) -> EmailAddress | None:
@@ -455,13 +446,13 @@ def parties(facts: HeaderFacts, envelope: Envelope, domains: Sequence[str], boun
     envelope_to = [a for raw in envelope.rcpt_tos if (a := normalize_address(raw)) is not None]
     recipients = [a.address for a in (*facts.to, *facts.cc)] + envelope_to
     if not domains or sender is None:
-        return Parties("unknown", None, next((r for r in envelope_to if domains and is_ours(r, domains)), None))
-    ours = [r for r in [*envelope_to, *recipients] if is_ours(r, domains)]
-    external_bounced = [a for a in bounced_to if not is_ours(a, domains)]
+        return Parties("unknown", None, next((r for r in envelope_to if domains and is_our_address(r, domains)), None))
+    ours = [r for r in [*envelope_to, *recipients] if is_our_address(r, domains)]
+    external_bounced = [a for a in bounced_to if not is_our_address(a, domains)]
     if external_bounced:  # often sent by our own MTA's MAILER-DAEMON, so checked before the sender's domain
         return Parties("inbound", external_bounced[0], ours[0] if ours else None)
-    if is_ours(sender, domains):
-        external = [r for r in recipients if not is_ours(r, domains)]
+    if is_our_address(sender, domains):
+        external = [r for r in recipients if not is_our_address(r, domains)]
         if not external:
             return Parties("internal", None, sender)
         return Parties("outbound", external[0], sender)

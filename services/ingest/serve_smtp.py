@@ -17,9 +17,10 @@ from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
 from services.ingest.deps import Clock
 from services.ingest.metrics import IngestMetrics
-from services.ingest.parse_email import Envelope, InvalidEmail, event_from_mime, is_ours, normalize_address
+from services.ingest.parse_email import Envelope, InvalidEmail, event_from_mime, normalize_address
 from services.ingest.publish import EventPublisher
 from services.ingest.settings import IngestSettings
+from services.runtime.company import is_our_address
 from services.runtime.errors import KafkaUnavailable
 
 log = structlog.get_logger(__name__)
@@ -30,7 +31,7 @@ def recipient_reply(address: str, domains: Sequence[str], accepted_so_far: int, 
     normalized = normalize_address(address)
     if normalized is None:
         return "553 5.1.3 Recipient address is not valid"
-    if not is_ours(normalized, domains):
+    if not is_our_address(normalized, domains):
         return "550 5.7.1 Relay denied: we accept mail only for our own domains"
     if accepted_so_far >= max_recipients:
         return "452 4.5.3 Too many recipients"

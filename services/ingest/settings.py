@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-from zoneinfo import ZoneInfo
-
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from services.runtime.company import CompanySettings
 
 
-class IngestSettings(BaseSettings):
+class IngestSettings(CompanySettings):
+    """Company facts (own numbers, mail domains, region, time zone) come from CompanySettings."""
+
     model_config = SettingsConfigDict(env_prefix="TOUCHPOINT_", extra="ignore")
 
     host: str = Field("127.0.0.1", alias="TOUCHPOINT_INGEST_HOST")
@@ -20,10 +21,6 @@ class IngestSettings(BaseSettings):
     send_timeout_s: float = Field(5.0, gt=0)
     max_in_flight: int = Field(1000, ge=1)
     signature_tolerance_s: int = Field(300, ge=1)
-
-    default_region: str = "US"
-    timezone: str = "UTC"
-    own_numbers: Annotated[tuple[str, ...], NoDecode] = ()
 
     generic_secret: SecretStr | None = None
     twilio_auth_token: SecretStr | None = None
@@ -52,9 +49,8 @@ class IngestSettings(BaseSettings):
             return None
         return value
 
-    # Email sources (docs/email.md). Mail from one of these domains to outside is outbound; SMTP accepts only
-    # recipients in them. Subdomains count as ours.
-    mail_domains: Annotated[tuple[str, ...], NoDecode] = ()
+    # Email sources (docs/email.md). Mail from one of the company's domains (CompanySettings.mail_domains) to
+    # outside is outbound; SMTP accepts only recipients in them. Subdomains count as ours.
     mailgun_signing_key: SecretStr | None = None
     mailgun_replay_cache_size: int = Field(100_000, ge=1)
     postmark_user: str | None = None
@@ -65,30 +61,3 @@ class IngestSettings(BaseSettings):
     smtp_hostname: str = Field("localhost", description="the name our SMTP server greets with")
     smtp_max_bytes: int = Field(26_214_400, ge=1024)
     smtp_max_recipients: int = Field(100, ge=1)
-
-    @field_validator("own_numbers", mode="before")
-    @classmethod
-    def _split_csv(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
-
-    @field_validator("mail_domains", mode="before")
-    @classmethod
-    def _split_domains(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = value.split(",")
-        if isinstance(value, list | tuple):
-            return tuple(str(part).strip().lstrip("@").lower() for part in value if str(part).strip())
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        ZoneInfo(value)  # raises for an unknown zone, at start-up rather than on the first request
-        return value
-
-    @field_validator("default_region")
-    @classmethod
-    def _upper_region(cls, value: str) -> str:
-        return value.upper()

@@ -1,2 +1,3 @@
-"""What every Touchpoint process needs and nothing domain-specific: settings, structured logging, the Kafka
-producer/consumer/admin wiring, the PostgreSQL pool and migrations, health checks and graceful shutdown."""
+"""What every Touchpoint process needs: settings (with the company facts all services share), structured
+logging, the Kafka producer/consumer/admin wiring, the PostgreSQL pool and migrations, health checks and graceful
+shutdown."""
