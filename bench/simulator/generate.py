@@ -418,36 +418,8 @@ class _DayBuilder:
     def _on_unknown(self, at: datetime, number: str, kind: CallKind) -> None:
         """Numbers not in the base reach the hunt group: the first free manager takes it."""
         manager = self.free_manager(at)
-        shape = self.shape
         if kind == "wrong_number":
-            if manager is None and not shape.wrong_number_missed_share:
-                return  # nobody could answer: nobody ever learns it was a wrong number
-            if manager is None or self.chance(shape.wrong_number_missed_share):
-                rang = manager or self.rng.choice(self.office.managers)
-                self.add_call(
-                    kind=kind,
-                    direction="inbound",
-                    at=at,
-                    status="missed",
-                    manager=rang,
-                    counterpart=number,
-                    contact=None,
-                    caller="wrong_number",
-                )
-                return
-            self.add_call(
-                kind=kind,
-                direction="inbound",
-                at=at,
-                status="answered",
-                manager=manager,
-                counterpart=number,
-                contact=None,
-                talk_s=self.rng.randint(10, 25)
-                if self.chance(shape.long_wrong_number_share)
-                else self.rng.randint(2, 9),
-                caller="wrong_number",
-            )
+            self.wrong_number(at, number, manager)
             return
         if kind == "new_lead" and manager is not None:
             self.add_call(
@@ -472,6 +444,28 @@ class _DayBuilder:
             contact=None,
         )
         self.follow_up(call, None, rang)
+
+    def wrong_number(self, at: datetime, number: str, manager: Manager | None) -> None:
+        shape = self.shape
+        if manager is None and not shape.wrong_number_missed_share:
+            return  # nobody could answer: nobody ever learns it was a wrong number
+        missed = manager is None or self.chance(shape.wrong_number_missed_share)
+        if missed:
+            manager, talk_s = manager or self.rng.choice(self.office.managers), 0
+        else:
+            long = self.chance(shape.long_wrong_number_share)
+            talk_s = self.rng.randint(10, 25) if long else self.rng.randint(2, 9)
+        self.add_call(
+            kind="wrong_number",
+            direction="inbound",
+            at=at,
+            status="missed" if missed else "answered",
+            manager=manager,
+            counterpart=number,
+            contact=None,
+            talk_s=talk_s,
+            caller="wrong_number",
+        )
 
     def _on_spam(self, at: datetime, number: str, manager: Manager) -> None:
         answered = self.free(manager.id, at) and self.rng.random() < 0.5
