@@ -1,8 +1,5 @@
-"""Reading what Touchpoint stored for a simulated day and comparing it with the day's labels (compare.py).
-
-Each simulated call must be exactly one interaction (source, external_id = call id) with the automatic status and
-counterpart the simulator says: `lost` (sent, never stored), `duplicated`, `unexpected` (stored, never sent) and
-`wrong` (another status or counterpart). Then the classifier's work (`check_work`): tasks and flags."""
+"""Reading what Touchpoint stored for a simulated day: each call must be exactly one interaction with its labelled
+status and counterpart (lost, duplicated, unexpected, wrong); then the tasks and flags, compared in compare.py."""
 
 from __future__ import annotations
 

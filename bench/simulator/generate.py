@@ -1,11 +1,5 @@
-"""Generating an office day (pure, deterministic for a seed): who works there, who calls whom and when, what
-happens to each call, and which follow-ups a person would expect.
-
-The day is played forward in time: client calls, sales calls, internal calls, unknown and spam callers arrive
-at random moments (busier late morning and mid-afternoon); a manager on a call cannot take another, so calls to a
-busy manager are missed or go to voicemail; a missed client call is followed by callbacks from the manager or by
-the client calling again, as in a real office. Each call is labelled as it happens: who was on the other end, and
-which callback task a client's miss needs and which conversation answers it (see docs/simulator.md)."""
+"""Generating office days (pure, deterministic for a seed), played forward in time, each call and email labelled as
+it happens: who called, which callback task a client's miss needs and which conversation answers it."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""The wrong-number/spam flag on a labelled simulated office week (bench/simulator), through the classifier's real
-pure steps (fold, `on_call`, `apply_action`), no broker: precision and recall by the simulator's one scorer.
-
-Managers answer the flags they are asked about (90 % of the time, truthfully) and sometimes mark an unflagged
-call. Prints the numbers (`pytest -s`); the floors sit well under them, so a change that breaks scoring or
-learning fails here."""
+"""The wrong-number/spam flag on a labelled simulated office week, fed through the classifier's real pure steps
+with managers answering its questions (no broker); `pytest -s` prints the scores, the floors sit well under them."""
 
 from __future__ import annotations
 
