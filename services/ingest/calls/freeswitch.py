@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
-import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,12 +20,12 @@ from services.ingest.calls.phones import normalize_phone
 from services.ingest.deps import DEPS
 from services.ingest.http.auth import require_basic_auth
 from services.ingest.http.bodies import read_limited
-from services.ingest.http.forms import decode_form, require_form, validate_json_field
+from services.ingest.http.forms import FORM, decode_form, require_form, validate_json_field
 from services.ingest.http.problems import FieldError, Problem, bad_request, normalized
-from services.ingest.http.webhook import ACCEPTED, WEBHOOK_ERRORS, Webhook, schema_ref
+from services.ingest.http.webhook import ACCEPTED_DOC, WEBHOOK_ERRORS, Webhook, accepted, publish_event, schema_ref
 
 JSON_TYPES = ("application/json", "application/x-www-form-plaintext")
-FORM_TYPE = "application/x-www-form-urlencoded"
+FORM_TYPE = FORM
 BASE64_TYPE = "application/x-www-form-base64-encoded"
 ACCEPTED_TYPES = (*JSON_TYPES, FORM_TYPE, BASE64_TYPE)
 
@@ -255,9 +254,8 @@ async def handle(request: web.Request) -> web.Response:
     except CdrError as exc:
         detail = str(exc)
         raise Problem(422, "invalid-event", "Event failed validation", detail, [FieldError(exc.field, detail)]) from exc
-    structlog.contextvars.bind_contextvars(event_id=event.event_id)
-    await deps.publisher.publish([event])
-    return web.json_response({"event_id": event.event_id, "status": "accepted"}, status=202)
+    await publish_event(deps, event)
+    return accepted(event, 202)
 
 
 SOURCE = Webhook(
@@ -290,7 +288,7 @@ SOURCE = Webhook(
                     BASE64_TYPE: {"schema": {"type": "string", "description": "cdr=<base64 of the CDR JSON>"}},
                 },
             },
-            "responses": {"202": ACCEPTED, **WEBHOOK_ERRORS},
+            "responses": {"202": ACCEPTED_DOC, **WEBHOOK_ERRORS},
         }
     },
 )

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-import structlog
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -18,7 +17,15 @@ from services.ingest.calls.phones import normalize_phone
 from services.ingest.deps import DEPS
 from services.ingest.http.bodies import parse_json_model, read_limited, require_content_type
 from services.ingest.http.problems import unauthorized
-from services.ingest.http.webhook import ACCEPTED, WEBHOOK_ERRORS, Webhook, header_parameter, schema_ref
+from services.ingest.http.webhook import (
+    ACCEPTED_DOC,
+    WEBHOOK_ERRORS,
+    Webhook,
+    accepted,
+    header_parameter,
+    publish_event,
+    schema_ref,
+)
 
 SIGNATURE_HEADER = "X-Touchpoint-Signature"
 
@@ -173,9 +180,8 @@ async def handle(request: web.Request) -> web.Response:
         raise unauthorized(str(exc), SIGNATURE_HEADER) from exc
     payload = parse_json_model(GenericCallPayload, body)
     event = normalize_generic(payload, now, deps.settings.default_region)
-    structlog.contextvars.bind_contextvars(event_id=event.event_id)
-    await deps.publisher.publish([event])
-    return web.json_response({"event_id": event.event_id, "status": "accepted"}, status=202)
+    await publish_event(deps, event)
+    return accepted(event, 202)
 
 
 SOURCE = Webhook(
@@ -197,7 +203,7 @@ SOURCE = Webhook(
                 "required": True,
                 "content": {"application/json": {"schema": schema_ref(GenericCallPayload)}},
             },
-            "responses": {"202": ACCEPTED, **WEBHOOK_ERRORS},
+            "responses": {"202": ACCEPTED_DOC, **WEBHOOK_ERRORS},
         }
     },
 )

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Literal, cast
 
-import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,7 +26,7 @@ from services.ingest.deps import DEPS
 from services.ingest.http.bodies import read_limited
 from services.ingest.http.forms import FORM, decode_form, first_values, require_form, validate_json_field
 from services.ingest.http.problems import normalized, unauthorized
-from services.ingest.http.webhook import WEBHOOK_ERRORS, Webhook
+from services.ingest.http.webhook import WEBHOOK_ERRORS, Webhook, publish_event
 
 MangoEventKind = Literal["call", "summary", "recording"]
 
@@ -267,8 +266,7 @@ async def handle(request: web.Request) -> web.Response:
         raise unauthorized(str(exc), exc.field) from exc
     event = validate_json_field(MODELS[kind], json_text, "json")
     call = normalized(lambda: normalize_mango(event, deps.clock(), call_context_of(deps.settings)))
-    structlog.contextvars.bind_contextvars(event_id=call.event_id)
-    await deps.publisher.publish([call])
+    await publish_event(deps, call)
     return web.json_response({})
 
 

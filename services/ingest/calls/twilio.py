@@ -12,7 +12,6 @@ from email.utils import parsedate_to_datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -23,7 +22,15 @@ from services.ingest.deps import DEPS
 from services.ingest.http.bodies import read_limited
 from services.ingest.http.forms import FORM, decode_form, first_values, require_form, validate_fields
 from services.ingest.http.problems import normalized, unauthorized
-from services.ingest.http.webhook import ACCEPTED, WEBHOOK_ERRORS, Webhook, form_schema, header_parameter
+from services.ingest.http.webhook import (
+    ACCEPTED_DOC,
+    WEBHOOK_ERRORS,
+    Webhook,
+    accepted,
+    form_schema,
+    header_parameter,
+    publish_event,
+)
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
@@ -256,9 +263,8 @@ async def handle(request: web.Request) -> web.Response:
         raise unauthorized(str(exc), SIGNATURE_HEADER) from exc
     callback = validate_fields(TwilioCallback, first_values(form))
     event = normalized(lambda: normalize_twilio(callback, deps.clock(), call_context_of(deps.settings)))
-    structlog.contextvars.bind_contextvars(event_id=event.event_id)
-    await deps.publisher.publish([event])
-    return web.json_response({"event_id": event.event_id, "status": "accepted"}, status=202)
+    await publish_event(deps, event)
+    return accepted(event, 202)
 
 
 SOURCE = Webhook(
@@ -287,7 +293,7 @@ SOURCE = Webhook(
                     }
                 },
             },
-            "responses": {"202": ACCEPTED, **WEBHOOK_ERRORS},
+            "responses": {"202": ACCEPTED_DOC, **WEBHOOK_ERRORS},
         }
     },
 )

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,7 +28,7 @@ from services.ingest.deps import DEPS
 from services.ingest.http.bodies import read_limited
 from services.ingest.http.forms import FORM, decode_form, first_values, require_form, validate_fields
 from services.ingest.http.problems import FieldError, Problem, normalized, unauthorized
-from services.ingest.http.webhook import WEBHOOK_ERRORS, Webhook, form_schema, header_parameter
+from services.ingest.http.webhook import WEBHOOK_ERRORS, Webhook, form_schema, header_parameter, publish_event
 
 SIGNATURE_HEADER = "Signature"
 
@@ -305,8 +304,7 @@ async def handle(request: web.Request) -> web.Response:
         raise unauthorized(str(exc), exc.field) from exc
     notify = validate_fields(MODELS[form["event"]], form)
     event = normalized(lambda: normalize_zadarma(notify, deps.clock(), call_context_of(deps.settings)))
-    structlog.contextvars.bind_contextvars(event_id=event.event_id)
-    await deps.publisher.publish([event])
+    await publish_event(deps, event)
     return web.Response(status=200)
 
 

@@ -1,1 +1,1 @@
-"""Email sources: RFC 5322 parsing (`mime`), the Mailgun and Postmark webhooks and the SMTP server."""
+"""Email sources: reading mail (`headers`, `mime`), the Mailgun and Postmark webhooks, and the SMTP server."""

@@ -12,25 +12,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import structlog
 from aiohttp import web
 
 from schemas.events import Attachment, EmailEvent
 from services.ingest.deps import DEPS, IngestDeps
-from services.ingest.email.mime import (
-    Body,
-    Envelope,
-    InvalidEmail,
-    bounded_text,
-    build_event,
-    event_from_mime,
-    header_facts,
-    message_from_header_pairs,
-)
+from services.ingest.email.headers import bounded_text, header_facts, message_from_header_pairs
+from services.ingest.email.mime import Body, Envelope, InvalidEmail, build_event, event_from_mime
 from services.ingest.http.bodies import require_content_type
 from services.ingest.http.forms import FORM, MULTIPART, read_form_post
 from services.ingest.http.problems import FieldError, Problem, unauthorized
-from services.ingest.http.webhook import EMAIL_ACCEPTED, WEBHOOK_ERRORS, Webhook, problem_response
+from services.ingest.http.webhook import (
+    EMAIL_ACCEPTED_DOC,
+    WEBHOOK_ERRORS,
+    Webhook,
+    accepted,
+    problem_response,
+    publish_event,
+)
 
 # Mailgun also posts each of these headers as a field of its own; used when `message-headers` is absent.
 _HEADER_FIELDS = (
@@ -192,11 +190,10 @@ async def _handle(request: web.Request, deps: IngestDeps) -> web.Response:
         raise Problem(
             422, "invalid-event", "Event failed validation", str(exc), [FieldError("body-mime", str(exc))]
         ) from exc
-    structlog.contextvars.bind_contextvars(event_id=event.event_id)
-    await deps.publisher.publish([event])
+    await publish_event(deps, event)
     # Only an accepted token counts as used: Mailgun may retry a 503 with the same one.
     deps.mailgun_tokens.remember(signed.token, now.timestamp())
-    return web.json_response({"event_id": event.event_id, "status": "accepted"}, status=200)
+    return accepted(event, 200)
 
 
 _FORM_SCHEMA: dict[str, Any] = {
@@ -243,7 +240,7 @@ SOURCE = Webhook(
                 "content": {FORM: {"schema": _FORM_SCHEMA}, MULTIPART: {"schema": _MULTIPART_SCHEMA}},
             },
             "responses": {
-                "200": EMAIL_ACCEPTED,
+                "200": EMAIL_ACCEPTED_DOC,
                 **{code: WEBHOOK_ERRORS[code] for code in ("401", "403", "503")},
                 "406": problem_response(
                     "Permanently unacceptable (malformed, invalid, too large, wrong type): Mailgun does not retry a "

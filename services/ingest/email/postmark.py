@@ -12,25 +12,23 @@ from datetime import datetime
 from email.utils import formataddr
 from typing import Annotated
 
-import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.events import Attachment, EmailEvent
 from services.ingest.deps import DEPS
-from services.ingest.email.mime import (
-    Body,
-    Envelope,
-    attachment_meta,
-    bounded_text,
-    build_event,
-    header_facts,
-    html_to_text,
-    message_from_header_pairs,
-)
+from services.ingest.email.headers import bounded_text, header_facts, html_to_text, message_from_header_pairs
+from services.ingest.email.mime import Body, Envelope, attachment_meta, build_event
 from services.ingest.http.auth import require_basic_auth
 from services.ingest.http.bodies import parse_json_model, read_limited_stream, require_content_type
-from services.ingest.http.webhook import EMAIL_ACCEPTED, WEBHOOK_ERRORS, Webhook, schema_ref
+from services.ingest.http.webhook import (
+    EMAIL_ACCEPTED_DOC,
+    WEBHOOK_ERRORS,
+    Webhook,
+    accepted,
+    publish_event,
+    schema_ref,
+)
 
 _COLON_ZONE = re.compile(r"([+-]\d{2}):(\d{2})\s*$")
 
@@ -152,9 +150,8 @@ async def handle(request: web.Request) -> web.Response:
     body = await read_limited_stream(request, deps.settings.email_max_body_bytes)
     message = parse_json_model(PostmarkInbound, body)
     event = normalize_postmark(message, received_at=deps.clock(), domains=deps.settings.mail_domains)
-    structlog.contextvars.bind_contextvars(event_id=event.event_id)
-    await deps.publisher.publish([event])
-    return web.json_response({"event_id": event.event_id, "status": "accepted"}, status=200)
+    await publish_event(deps, event)
+    return accepted(event, 200)
 
 
 SOURCE = Webhook(
@@ -174,7 +171,7 @@ SOURCE = Webhook(
                 "required": True,
                 "content": {"application/json": {"schema": schema_ref(PostmarkInbound)}},
             },
-            "responses": {"200": EMAIL_ACCEPTED, **WEBHOOK_ERRORS},
+            "responses": {"200": EMAIL_ACCEPTED_DOC, **WEBHOOK_ERRORS},
         }
     },
 )

@@ -7,10 +7,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from aiohttp import web
 from pydantic import BaseModel
 
+from services.ingest.deps import IngestDeps
 from services.ingest.http.problems import Problem, not_configured
+from services.ingest.publish import IngestEvent
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -44,6 +47,16 @@ class Webhook:
         return not_configured(f"{self.title} ({variables})")
 
 
+async def publish_event(deps: IngestDeps, event: IngestEvent) -> None:
+    """Names the event in the request's log line, then returns once Kafka acknowledged it."""
+    structlog.contextvars.bind_contextvars(event_id=event.event_id)
+    await deps.publisher.publish([event])
+
+
+def accepted(event: IngestEvent, status: int) -> web.Response:
+    return web.json_response({"event_id": event.event_id, "status": "accepted"}, status=status)
+
+
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["type", "title", "status", "detail"],
@@ -63,7 +76,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     },
 }
 
-ACCEPTED: dict[str, Any] = {
+ACCEPTED_DOC: dict[str, Any] = {
     "description": "Durably written to Kafka",
     "content": {
         "application/json": {
@@ -75,8 +88,8 @@ ACCEPTED: dict[str, Any] = {
         }
     },
 }
-EMAIL_ACCEPTED: dict[str, Any] = {
-    **ACCEPTED,
+EMAIL_ACCEPTED_DOC: dict[str, Any] = {
+    **ACCEPTED_DOC,
     "description": "Durably written to Kafka (the providers retry anything but 200)",
 }
 

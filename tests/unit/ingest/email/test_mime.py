@@ -15,17 +15,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.events import MAX_EMAIL_TEXT, EmailEvent
-from services.ingest.email.mime import (
-    Envelope,
-    InvalidEmail,
+from services.ingest.email.headers import (
     clean_text,
-    event_from_mime,
     header_facts,
     html_to_text,
     message_from_header_pairs,
     normalize_address,
-    parse_message,
 )
+from services.ingest.email.mime import Envelope, InvalidEmail, event_from_mime, parse_message
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 DOMAINS = ("example.com",)
