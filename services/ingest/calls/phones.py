@@ -1,7 +1,4 @@
-"""Phone number normalization (pure): raw provider values to E.164 with `phonenumbers`, extensions apart.
-
-A short all-digit value (up to 6 digits) is an internal extension, not a number. A number written without a
-country code is read in the configured default region. The raw value is always kept."""
+"""Phone number normalization (pure): raw provider values to E.164 with `phonenumbers`, extensions apart."""
 
 from __future__ import annotations
 
@@ -23,6 +20,8 @@ def is_extension(raw: str) -> bool:
 
 @lru_cache(maxsize=65_536)  # pure and called for every party of every event; the same numbers recur all day
 def normalize_phone(raw: str | None, default_region: str) -> PhoneAddress | None:
+    """Up to 6 digits is an internal extension, not a number; a number without a country code is read in
+    `default_region`. The raw value is always kept."""
     if raw is None:
         return None
     value = raw.strip()[:MAX_RAW]
