@@ -12,10 +12,10 @@ from prometheus_client import CollectorRegistry
 
 from schemas.topics import ALL_TOPICS
 from services.ingest.app import IngestDeps, build_app
-from services.ingest.mailgun import TokenReplayCache
+from services.ingest.email.replay_cache import TokenReplayCache
+from services.ingest.email.smtp import SmtpServer
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publish import EventPublisher
-from services.ingest.serve_smtp import SmtpServer
 from services.ingest.settings import IngestSettings
 from services.runtime.errors import KafkaUnavailable
 from services.runtime.health import CachedReadiness

@@ -19,11 +19,11 @@ from pydantic import SecretStr
 from twilio.request_validator import RequestValidator
 
 from services.ingest.app import IngestDeps, build_app
-from services.ingest.mango import mango_sign
+from services.ingest.calls.mango import mango_sign
+from services.ingest.calls.zadarma import SIGNED_FIELDS
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publish import EventPublisher
 from services.ingest.settings import IngestSettings
-from services.ingest.zadarma import SIGNED_FIELDS
 from services.runtime.health import CachedReadiness
 from services.runtime.kafka import DurableProducer, ProducerLimits, kafka_reachable
 from services.runtime.settings import KafkaSettings

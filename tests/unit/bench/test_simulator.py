@@ -12,7 +12,7 @@ from bench.simulator.model import TASK_STATUSES, CallStep
 from bench.simulator.replay import replay
 from bench.simulator.senders import Delivery, SmtpEmailSender
 from deploy.local.procs import free_port
-from services.ingest.normalize_generic import GenericCallPayload, normalize_generic
+from services.ingest.calls.generic import GenericCallPayload, normalize_generic
 
 DAY = date(2026, 11, 26)
 BUSY = DayShape(
