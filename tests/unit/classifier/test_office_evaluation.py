@@ -21,7 +21,7 @@ from services.classifier.correlate import interaction_id
 from services.classifier.match_contacts import contact_id_for
 from services.classifier.policy import BusinessHours, Policy
 from services.classifier.world import Address, Contact, World
-from services.ingest.normalize_generic import GenericCallPayload, normalize_generic
+from services.ingest.calls.generic import GenericCallPayload, normalize_generic
 from tests.unit.classifier.factories import folded, world_with_managers
 
 # A busier mix than the default day, so a week holds enough wrong numbers and spam to measure, with the hard
