@@ -12,7 +12,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from structlog.testing import capture_logs
 
+from deploy.local.procs import free_port
 from schemas.topics import ALL_TOPICS, CALLS, DAY_MS, REPORTS_MANAGER_DAILY
+from services.runtime.errors import KafkaUnavailable
 from services.runtime.kafka import ensure_topics
 from services.runtime.lifecycle import EXIT_STARTUP_REFUSED
 from services.runtime.settings import KafkaSettings
@@ -109,6 +111,12 @@ async def test_min_insync_below_the_configured_value_is_refused(kafka_bootstrap:
 async def test_more_replicas_than_brokers_is_refused_before_anything_is_created(kafka_bootstrap: str) -> None:
     settings = settings_for(kafka_bootstrap, replication_factor=3)
     with pytest.raises(TopicSettingsRefused, match="REPLICATION_FACTOR=3 but the cluster has 1 broker"):
+        await ensure_topics(settings, ALL_TOPICS)
+
+
+async def test_a_broker_not_up_yet_is_waited_for_not_refused() -> None:
+    settings = KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}", request_timeout_ms=2000)
+    with pytest.raises(KafkaUnavailable, match="cannot check topics"):
         await ensure_topics(settings, ALL_TOPICS)
 
 
