@@ -76,19 +76,24 @@ def make_run_env() -> dict[str, str]:
     return env
 
 
-def wait_until_up(proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 240) -> None:
+def wait_for_line(proc: subprocess.Popen[bytes], log: Path, line: str, timeout_s: float = 240) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if "Touchpoint is up" in log.read_text(errors="replace"):
+        if line in log.read_text(errors="replace"):
             return
         if proc.poll() is not None:
-            pytest.fail(f"make run exited with {proc.returncode} before it was up:\n{log.read_text()[-4000:]}")
-        time.sleep(0.5)
-    pytest.fail(f"make run not up after {timeout_s}s:\n{log.read_text()[-4000:]}")
+            pytest.fail(f"make run exited with {proc.returncode} before {line!r}:\n{log.read_text()[-4000:]}")
+        time.sleep(0.2)
+    pytest.fail(f"no {line!r} from make run after {timeout_s}s:\n{log.read_text()[-4000:]}")
 
 
 @pytest.mark.timeout(STOP_BOUND_S + 300)
-def test_sigint_to_the_make_run_process_stops_everything_and_exits() -> None:
+@pytest.mark.parametrize(
+    "moment",
+    ["Touchpoint is up", "PostgreSQL ready"],
+    ids=["when-up", "while-the-services-start"],
+)
+def test_sigint_to_the_make_run_process_stops_everything_and_exits(moment: str) -> None:
     with tempfile.TemporaryDirectory(prefix="touchpoint-make-run-", ignore_cleanup_errors=True) as tmp:
         data = Path(tmp) / "data"
         log = Path(tmp) / "make-run.log"
@@ -102,11 +107,12 @@ def test_sigint_to_the_make_run_process_stops_everything_and_exits() -> None:
             )
         children: dict[int, str] = {}
         try:
-            wait_until_up(proc, log)
+            wait_for_line(proc, log, moment)
             children = started_by(proc.pid, data)
             assert any(" kafka.Kafka " in c for c in children.values()), children
             assert any("/postgres " in c for c in children.values()), children
-            assert sum("-m services." in c for c in children.values()) == 3, children
+            if moment == "Touchpoint is up":
+                assert sum("-m services." in c for c in children.values()) == 3, children
 
             os.kill(proc.pid, signal.SIGINT)  # the pid alone, as a supervisor does, not the process group
             try:
