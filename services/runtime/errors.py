@@ -20,6 +20,11 @@ class DatabaseUnavailable(RetryLater):
     """PostgreSQL could not be reached or the connection broke."""
 
 
+class StartupRefused(TouchpointError):
+    """A start-up check failed in a way that waiting cannot fix (a changed migration, a topic with the wrong
+    settings, a refused secret): the process stops with the reason instead of retrying."""
+
+
 class InvalidRecord(TouchpointError):
     """A consumed record can never be applied (undecodable, invalid); it belongs in the dead-letter topic."""
 
