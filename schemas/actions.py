@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, TypeAdapter, model_validator
 
-from schemas.base import Record
+from schemas.base import E164, Record
 from schemas.events import EventId
 
 Outcome = Literal[
@@ -34,7 +34,6 @@ PlanMetric = Literal["contacts", "meetings", "deals_closed"]
 NumberVerdict = Literal["wrong", "spam", "legit"]
 NumberList = Literal["block", "allow", "none"]
 ManagerId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$")]
-E164 = Annotated[str, Field(pattern=r"^\+[1-9]\d{1,14}$")]
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
 # A plan period: a calendar month (2026-11), an ISO week (2026-W48) or a day (2026-11-26).
 Period = Annotated[

@@ -8,16 +8,8 @@ class TouchpointError(Exception):
     """Base class of Touchpoint's own exceptions."""
 
 
-class RetryLater(TouchpointError):
-    """A dependency (Kafka, PostgreSQL) is unavailable or slow; the same work may succeed later."""
-
-
-class KafkaUnavailable(RetryLater):
-    """The broker did not acknowledge in time, or the producer is not connected."""
-
-
-class DatabaseUnavailable(RetryLater):
-    """PostgreSQL could not be reached or the connection broke."""
+class KafkaUnavailable(TouchpointError):
+    """The broker did not acknowledge in time, or the producer is not connected: the same work may succeed later."""
 
 
 class InvalidRecord(TouchpointError):
