@@ -1,13 +1,5 @@
-"""People's actions on `touchpoint.actions.v1`: what managers, supervisors and admins decide in reporting.
-
-Produced by reporting (and by `python -m services.classifier.seed_managers` for the manager list); applied by the
-classifier, the only writer of domain tables. One record is one action, tagged by `kind` (a discriminated
-union). What the model can check alone is checked here (a meeting's minimum data set, E.164 numbers, plan
-periods), so an incomplete action is dead-lettered with the field named; what needs the database (does the
-interaction exist? is the manager known?) is checked by the classifier when it applies the action.
-
-Actions are an operators' topic like calls and emails: they may carry names and numbers (a meeting's client);
-the analyst topics they lead to never do."""
+"""People's actions on `touchpoint.actions.v1` (one record per action, tagged by `kind`): what the model can check
+alone is checked here, so an incomplete action is dead-lettered; the classifier checks the rest when applying it."""
 
 from __future__ import annotations
 

@@ -1,7 +1,5 @@
-"""Normalized input events: one `CallEvent` per provider call event, one `EmailEvent` per message.
-
-Produced by ingest to `touchpoint.calls.v1` / `touchpoint.emails.v1`; consumed by the classifier. They carry
-the client's personal data (numbers, addresses) and so never leave the operators' side of the system."""
+"""Normalized input events from ingest: one `CallEvent` per provider call event, one `EmailEvent` per message. They
+carry the client's personal data and never leave the operators' side of the system."""
 
 from __future__ import annotations
 
