@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.events import CallEvent, CallPhase, CallStatus, Direction, EmailAddress, EmailEvent, PhoneAddress
+from services.classifier.batch_state import BatchState, Interaction, Manager
 from services.classifier.correlate import interaction_id
 from services.classifier.fold_events import fold_call_into
 from services.classifier.policy import BusinessHours, Policy
-from services.classifier.batch_state import BatchState, Interaction, Manager
 
 # A Thursday, 10:00 UTC: inside business hours.
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
@@ -35,7 +35,7 @@ def call_event(
     talk_s: int | None = None,
     leg: str | None = None,
     t0: datetime = T0,
-    e164: str | None | bool = True,
+    e164: str | bool | None = True,
 ) -> CallEvent:
     """`e164`: the normalized form ingest gives (True: the counterpart itself when it starts with +)."""
     return CallEvent(

@@ -6,12 +6,12 @@ import uuid
 from datetime import timedelta
 
 from schemas.events import CallEvent, EmailEvent
+from services.classifier.batch_state import Address, BatchState, Contact, Interaction, Task
 from services.classifier.classify import CallChange, on_call, on_email
 from services.classifier.fold_events import fold_email_into
 from services.classifier.match_contacts import contact_id_for
 from services.classifier.score_spam import NumberStats
 from services.classifier.thread_emails import email_interaction_id, message_key, thread_of
-from services.classifier.batch_state import Address, Contact, Interaction, Task, BatchState
 from tests.unit.classifier.factories import (
     CLIENT,
     OWN,

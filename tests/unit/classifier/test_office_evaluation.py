@@ -13,9 +13,9 @@ from datetime import timedelta
 
 from schemas.actions import MarkNumber
 from services.classifier.apply_actions import apply_action
+from services.classifier.batch_state import Address, Contact
 from services.classifier.classify import CallChange, on_call
 from services.classifier.match_contacts import contact_id_for
-from services.classifier.batch_state import Address, Contact
 from tests.unit.classifier.factories import POLICY, folded, world_with_managers
 from tests.unit.classifier.office_sim import MANAGERS, office_week
 
