@@ -9,6 +9,7 @@ import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 
@@ -154,6 +155,11 @@ async def check_exactly_once(conn: asyncpg.Connection, stream: Stream) -> None:
     ) == await conn.fetchval("SELECT sum(version) FROM interactions WHERE phase IS NOT NULL"), (
         "one interactions.v1 record per interaction version"
     )
+
+
+def action_fields(n: int, minutes: float, actor: str = "ann", *, t0: datetime) -> dict[str, Any]:
+    """The fields every action has: its id `act-<n>`, who and when (`minutes` after `t0`)."""
+    return {"event_id": f"act-{n}", "actor_id": actor, "occurred_at": t0 + timedelta(minutes=minutes)}
 
 
 class DirectFeed:

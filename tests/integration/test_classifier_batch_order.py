@@ -4,6 +4,7 @@ Store on PostgreSQL as one batch or cut at random points end in the same domain 
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import Coroutine
 from datetime import UTC, date, datetime, timedelta
@@ -31,10 +32,12 @@ from services.classifier.correlate import interaction_id
 from services.classifier.match_contacts import contact_id_for
 from services.classifier.store import Store
 from services.classifier.thread_emails import email_interaction_id
-from tests.integration.classifier_feed import DirectFeed, apply_in_batches, domain_rows, reset_domain
+from tests.integration.classifier_feed import DirectFeed, action_fields, apply_in_batches, domain_rows, reset_domain
 from tests.unit.classifier.factories import POLICY, T0, answered, call_event, email, missed
 
 pytestmark = pytest.mark.integration
+
+act = functools.partial(action_fields, t0=T0)
 
 T = TypeVar("T")
 OTHER = "+14155550124"
@@ -42,13 +45,9 @@ SPAM = "+14155550125"
 CLOCK = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)
 
 
-def _act(n: int, minutes: float, actor: str = "ann") -> dict[str, Any]:
-    return {"event_id": f"act-{n}", "actor_id": actor, "occurred_at": T0 + timedelta(minutes=minutes)}
-
-
 def _manager(n: int, manager_id: str, extension: str) -> UpsertManager:
     return UpsertManager(
-        **_act(n, -60, "admin"),
+        **act(n, -60, "admin"),
         manager_id=manager_id,
         name=manager_id.title(),
         email=f"{manager_id}@example.com",
@@ -78,28 +77,28 @@ def office_stream() -> DirectFeed:
         _manager(1, "ann", "101"),
         _manager(2, "bob", "102"),
         c1[0], c2[0], c1[1], c2[1], c2[2], q1, c1[2], c2[3],
-        MarkNumber(**_act(3, 1), interaction_id=interaction_id("generic", "c1"), verdict="wrong"),
+        MarkNumber(**act(3, 1), interaction_id=interaction_id("generic", "c1"), verdict="wrong"),
         *c3[:2], q1, c4[0], c4[1],
-        SetOutcome(**_act(4, 2, "bob"), interaction_id=interaction_id("generic", "c2"), outcome="connected"),
+        SetOutcome(**act(4, 2, "bob"), interaction_id=interaction_id("generic", "c2"), outcome="connected"),
         c3[2], *c4[2:], a1,
-        MarkNumber(**_act(5, 8, "bob"), interaction_id=interaction_id("generic", "c4"), verdict="legit"),
+        MarkNumber(**act(5, 8, "bob"), interaction_id=interaction_id("generic", "c4"), verdict="legit"),
         RecordMeeting(
-            **_act(6, 9, "bob"),
+            **act(6, 9, "bob"),
             meeting_id=uuid.UUID(int=1),
             contact_id=other,
             meeting=MeetingData(date=date(2026, 11, 27), last_name="Doe", first_name="John", phone=OTHER,
                                 topic="demo", result="interested"),
         ),
-        ReassignContact(**_act(7, 10), contact_id=other, manager_id="ann"),
-        ooo, dsn, *c5[:2], SetNumberList(**_act(8, 11), number=SPAM, list="block"), *c5[2:],
-        SetPlan(**_act(9, 12), manager_id="ann", metric="contacts", period="2026-11", target=5),
+        ReassignContact(**act(7, 10), contact_id=other, manager_id="ann"),
+        ooo, dsn, *c5[:2], SetNumberList(**act(8, 11), number=SPAM, list="block"), *c5[2:],
+        SetPlan(**act(9, 12), manager_id="ann", metric="contacts", period="2026-11", target=5),
         CloseTask(
-            **_act(10, 13),
+            **act(10, 13),
             task_id=task_id("fill_contact_data", email_interaction_id(q1), f"contact:{jane}"),
             resolution="done",
         ),
-        c1[2], SetPlan(**_act(9, 12), manager_id="ann", metric="contacts", period="2026-11", target=5),
-        UpsertManager(**_act(11, 14, "admin"), manager_id="cid", name="Cid", extensions=("101",)),
+        c1[2], SetPlan(**act(9, 12), manager_id="ann", metric="contacts", period="2026-11", target=5),
+        UpsertManager(**act(11, 14, "admin"), manager_id="cid", name="Cid", extensions=("101",)),
         *c6,
     )  # fmt: skip
     return feed

@@ -4,6 +4,7 @@ the real classify and apply functions (Store.apply_batch), and each change is re
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -28,23 +29,21 @@ from services.classifier.match_contacts import contact_id_for
 from services.classifier.store import Store
 from services.classifier.thread_emails import email_interaction_id, thread_id_for_root
 from services.runtime.postgres import Connection
-from tests.integration.classifier_feed import DirectFeed, apply_in_batches
+from tests.integration.classifier_feed import DirectFeed, action_fields, apply_in_batches
 from tests.unit.classifier.factories import CLIENT, POLICY, T0, answered, call_event, email, missed
 
 pytestmark = pytest.mark.integration
+
+act = functools.partial(action_fields, t0=T0)
 
 OTHER = "+14155550124"
 SPAM = "+14155550125"
 JANE = "jane@client.test"
 
 
-def _act(n: int, minutes: float, actor: str = "ann") -> dict[str, Any]:
-    return {"event_id": f"act-{n}", "actor_id": actor, "occurred_at": T0 + timedelta(minutes=minutes)}
-
-
 def _meeting(n: int, meeting: int, contact: uuid.UUID, last: str, first: str, topic: str, **kw: Any) -> RecordMeeting:
     data = MeetingData(date=date(2026, 11, 27), last_name=last, first_name=first, topic=topic, result="ok", **kw)
-    return RecordMeeting(**_act(n, 30 + n, "bob"), meeting_id=uuid.UUID(int=meeting), contact_id=contact, meeting=data)
+    return RecordMeeting(**act(n, 30 + n, "bob"), meeting_id=uuid.UUID(int=meeting), contact_id=contact, meeting=data)
 
 
 async def _row(conn: Connection, table: str, where: str, *args: object) -> dict[str, Any]:
@@ -59,40 +58,40 @@ async def test_each_field_changed_by_a_batch_is_written(database_url: str) -> No
     lead, jane = contact_id_for(OTHER), contact_id_for(JANE)
     q1 = email("q1@client.test")
     feed.add(
-        UpsertManager(**_act(1, -60, "admin"), manager_id="ann", name="Ann", email="ann@example.com",
+        UpsertManager(**act(1, -60, "admin"), manager_id="ann", name="Ann", email="ann@example.com",
                       extensions=("101",), on_duty=True),
-        UpsertManager(**_act(2, -60, "admin"), manager_id="bob", name="Bob", email="bob@example.com",
+        UpsertManager(**act(2, -60, "admin"), manager_id="bob", name="Bob", email="bob@example.com",
                       extensions=("102",), on_duty=True),
-        UpsertManager(**_act(3, -60, "admin"), manager_id="cid", name="Cid", extensions=("103",)),
+        UpsertManager(**act(3, -60, "admin"), manager_id="cid", name="Cid", extensions=("103",)),
         *missed("c2", agent="101"),  # an unknown number missed us: a callback task by address
         call_event("c1", "initiated", 0, agent="101", t0=T0 + timedelta(minutes=5)),  # a call still ringing
         call_event("c1", "ringing", 1, agent="101", t0=T0 + timedelta(minutes=5)),
         *answered("c3", agent="101", counterpart=OTHER),  # a stranger we talked to: a lead and its fill-in task
         q1,  # a stranger's email: a lead, its address, a reply task
-        MarkNumber(**_act(4, 1), number=SPAM, verdict="wrong"),
-        SetPlan(**_act(5, 1), manager_id="ann", metric="contacts", period="2026-11", target=5),
+        MarkNumber(**act(4, 1), number=SPAM, verdict="wrong"),
+        SetPlan(**act(5, 1), manager_id="ann", metric="contacts", period="2026-11", target=5),
         _meeting(6, 1, jane, "Doe", "Jane", "first demo", email=JANE),
     )  # fmt: skip
     first_batch = len(feed.records)
     reply_sent = email("a1@example.com", direction="outbound", in_reply_to="q1@client.test", minutes=20)
     feed.add(
-        UpsertManager(**_act(7, 40, "admin"), manager_id="ann", name="Ann Smith", email="ann.smith@example.com",
+        UpsertManager(**act(7, 40, "admin"), manager_id="ann", name="Ann Smith", email="ann.smith@example.com",
                       extensions=("104",), on_duty=False),
-        UpsertManager(**_act(8, 40, "admin"), manager_id="bob", name="Bob", email="bob@example.com",
+        UpsertManager(**act(8, 40, "admin"), manager_id="bob", name="Bob", email="bob@example.com",
                       extensions=("102", "101"), on_duty=True),
-        UpsertManager(**_act(9, 40, "admin"), manager_id="cid", name="Cid", extensions=("103",), active=False),
+        UpsertManager(**act(9, 40, "admin"), manager_id="cid", name="Cid", extensions=("103",), active=False),
         *missed("c4", agent="102", t0=T0 + timedelta(minutes=2)),  # a second miss: one more attempt
         call_event("c1", "answered", 3, agent="101", t0=T0 + timedelta(minutes=5)),  # we called back: done
         call_event("c1", "ended", 63, agent="101", t0=T0 + timedelta(minutes=5), status="answered", talk_s=60),
         *answered("c5", talk=3, agent="102", t0=T0 + timedelta(minutes=7)),  # a short call
-        SetOutcome(**_act(10, 41), interaction_id=c3, outcome="connected"),
-        MarkNumber(**_act(11, 42, "bob"), interaction_id=c3, verdict="legit"),
-        MarkNumber(**_act(12, 43), number=SPAM, verdict="legit"),
-        SetNumberList(**_act(13, 44), number=SPAM, list="block"),
-        ReassignContact(**_act(14, 45), contact_id=lead, manager_id="bob"),
+        SetOutcome(**act(10, 41), interaction_id=c3, outcome="connected"),
+        MarkNumber(**act(11, 42, "bob"), interaction_id=c3, verdict="legit"),
+        MarkNumber(**act(12, 43), number=SPAM, verdict="legit"),
+        SetNumberList(**act(13, 44), number=SPAM, list="block"),
+        ReassignContact(**act(14, 45), contact_id=lead, manager_id="bob"),
         _meeting(15, 2, lead, "Roe", "Rick", "intro", phone=OTHER),  # names the lead, closes its fill-in task
         _meeting(16, 1, jane, "Doe-Smith", "Janet", "second demo", email=JANE),
-        SetPlan(**_act(17, 46), manager_id="ann", metric="contacts", period="2026-11", target=7),
+        SetPlan(**act(17, 46), manager_id="ann", metric="contacts", period="2026-11", target=7),
         reply_sent,
         email("dsn@mx.client.test", is_bounce=True, counterpart=JANE, in_reply_to="a1@example.com", minutes=21),
     )  # fmt: skip
