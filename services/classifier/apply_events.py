@@ -38,7 +38,7 @@ def apply_events(
     rejected: dict[str, str] = {}
     for step in steps:
         event, iid = step.record.event, step.interaction_id
-        if isinstance(event, CallEvent):
+        if type(event) is CallEvent:  # exact types: isinstance on pydantic models goes through ABCMeta
             assert iid is not None
             events = calls.setdefault(iid, [])
             events.append(event)
@@ -48,12 +48,13 @@ def apply_events(
                 on_call(state, fold_call_into(state.interactions[iid], events), policy)
             else:
                 unfolded.add(iid)
-        elif isinstance(event, EmailEvent):
+        elif type(event) is EmailEvent:
             assert iid is not None
             ix = state.interactions[iid]
             if ix.phase is None:
                 on_email(state, fold_email_into(ix, event), policy)
         else:
+            assert not isinstance(event, CallEvent | EmailEvent)
             _fold_waiting(state, calls, unfolded)
             try:
                 apply_action(state, event, policy)

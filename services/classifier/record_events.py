@@ -23,7 +23,7 @@ async def record_calls(conn: Connection, calls: Sequence[tuple[uuid.UUID, Consum
     first: dict[uuid.UUID, CallEvent] = {}
     rows = []
     for iid, r in calls:
-        assert isinstance(r.event, CallEvent)
+        assert type(r.event) is CallEvent
         first.setdefault(iid, r.event)
         rows.append((iid, r, r.event.occurred_at))
     await conn.execute(
@@ -45,7 +45,7 @@ async def record_emails(
     first: dict[uuid.UUID, EmailEvent] = {}
     rows = []
     for iid, r in emails:
-        assert isinstance(r.event, EmailEvent)
+        assert type(r.event) is EmailEvent
         first.setdefault(iid, r.event)
         rows.append((iid, r, r.event.sent_at or r.event.received_at))
     await conn.execute(

@@ -85,30 +85,35 @@ class Store:
         calls: list[tuple[uuid.UUID, ConsumedRecord]] = []
         emails: list[tuple[uuid.UUID, ConsumedRecord]] = []
         actions: list[ConsumedRecord] = []
+        call_events: list[CallEvent] = []
+        email_events: list[EmailEvent] = []
+        in_order: list[Step] = []
         for r in records:
-            if isinstance(r.event, CallEvent):
-                calls.append((interaction_id(r.event.source, r.event.call_id), r))
-            elif isinstance(r.event, EmailEvent):
-                emails.append((email_interaction_id(r.event), r))
+            event = r.event
+            if type(event) is CallEvent:  # exact types: isinstance on pydantic models goes through ABCMeta
+                calls.append((iid := interaction_id(event.source, event.call_id), r))
+                call_events.append(event)
+            elif type(event) is EmailEvent:
+                emails.append((iid := email_interaction_id(event), r))
+                email_events.append(event)
             else:
                 actions.append(r)
-        call_events = [r.event for _, r in calls if isinstance(r.event, CallEvent)]
-        email_events = [r.event for _, r in emails if isinstance(r.event, EmailEvent)]
+                iid = None
+            in_order.append(Step(r, iid))
         fresh = await record_calls(conn, calls) if calls else set()
         threads, refs = await find_threads(conn, email_events) if emails else ({}, set())
         fresh |= await record_emails(conn, emails, threads) if emails else set()
         actions = await new_actions(conn, actions)
-        steps = _first_sightings(records, calls, emails, fresh, {id(r) for r in actions})
+        steps = _first_sightings(in_order, fresh, {id(r) for r in actions})
         result.applied = len(steps)
         result.duplicates = len(records) - result.applied
         if not steps:
             return
-        touched = {iid for iid, r in (*calls, *emails) if r.event.event_id in fresh}
+        touched = {s.interaction_id for s in steps if s.interaction_id is not None}
         state = await load_state(conn, Touched(touched, refs, call_events, email_events, [_action(r) for r in actions]))
         loaded = snapshot(state)
-        history = await _call_history(
-            conn, [i for i, _ in calls if i in touched and state.interactions[i].phase], fresh
-        )
+        stored_calls = [i for i, _ in calls if i in touched and state.interactions[i].phase]
+        history = await _call_history(conn, stored_calls, fresh)
         rejected = apply_events(state, steps, history, self._policy)
         written = await write_back(conn, state, loaded, actions, rejected)
         now = self._clock()
@@ -123,25 +128,17 @@ class Store:
         result.tasks_changed = [str(task.id) for task, _ in written.tasks]
 
 
-def _first_sightings(
-    records: Sequence[ConsumedRecord],
-    calls: Sequence[tuple[uuid.UUID, ConsumedRecord]],
-    emails: Sequence[tuple[uuid.UUID, ConsumedRecord]],
-    fresh_events: set[str],
-    fresh_actions: set[int],
-) -> list[Step]:
+def _first_sightings(in_order: Sequence[Step], fresh_events: set[str], fresh_actions: set[int]) -> list[Step]:
     """The batch's records applied for the first time, in consumed order (a repeat of an event id is dropped)."""
-    ids = {id(r): iid for iid, r in (*calls, *emails)}
     steps: list[Step] = []
     seen: set[str] = set()
-    for r in records:
-        iid = ids.get(id(r))
-        if iid is None:
-            if id(r) in fresh_actions:
-                steps.append(Step(r))
-        elif r.event.event_id in fresh_events and r.event.event_id not in seen:
-            seen.add(r.event.event_id)
-            steps.append(Step(r, iid))
+    for step in in_order:
+        if step.interaction_id is None:
+            if id(step.record) in fresh_actions:
+                steps.append(step)
+        elif (event_id := step.record.event.event_id) in fresh_events and event_id not in seen:
+            seen.add(event_id)
+            steps.append(step)
     return steps
 
 

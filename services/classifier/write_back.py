@@ -78,7 +78,7 @@ def compare(loaded: Snapshot, now: Snapshot) -> Changes:
     removed: dict[Table, list[Row]] = {}
     for table, current in now.items():
         before = loaded.get(table, {})
-        rows[table] = [current[k] for k in sorted(current) if before.get(k) != current[k]]
+        rows[table] = sorted(row for k, row in current.items() if before.get(k) != row)  # keys lead each row
         removed[table] = sorted(k for k in before if k not in current)
     return Changes(rows, removed)
 
