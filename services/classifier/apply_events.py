@@ -29,9 +29,9 @@ def apply_events(
 ) -> dict[str, str]:
     """`history`: the events of calls stored before this batch. Returns the refused actions' reasons by event id.
 
-    A call is refolded after each of its events once it has ended (only then can its final status appear or
-    change); before that its fold has no effect but its row, so it waits until an action might read it or the
-    batch ends. Either way every decision sees exactly the events consumed before it."""
+    A call is refolded when an event may make its final status appear or change (only then does classifying it
+    do anything); otherwise only its row changes, which waits until an action might read it or the batch ends.
+    Either way every decision sees exactly the events consumed before it."""
     calls = {iid: list(events) for iid, events in history.items()}
     ended = {iid for iid, events in calls.items() if any(e.phase == "ended" for e in events)}
     unfolded: set[uuid.UUID] = set()
@@ -42,7 +42,9 @@ def apply_events(
             assert iid is not None
             events = calls.setdefault(iid, [])
             events.append(event)
-            if event.phase == "ended" or iid in ended:
+            if iid in ended and not _may_change_status(event):
+                unfolded.add(iid)  # an ended call's status stays: only its row changes, which can wait too
+            elif event.phase == "ended" or iid in ended:
                 ended.add(iid)
                 unfolded.discard(iid)
                 on_call(state, fold_call_into(state.interactions[iid], events), policy)
@@ -62,6 +64,12 @@ def apply_events(
                 rejected[event.event_id] = exc.reason
     _fold_waiting(state, calls, unfolded)
     return rejected
+
+
+def _may_change_status(event: CallEvent) -> bool:
+    """Whether one more event can change the final status of a call that has ended (correlate.fold_call): a
+    recording or another `ended` without a provider status or an answer time cannot."""
+    return event.status is not None or event.answered_at is not None or event.phase not in ("recording", "ended")
 
 
 def _fold_waiting(state: BatchState, calls: Mapping[uuid.UUID, list[CallEvent]], unfolded: set[uuid.UUID]) -> None:
