@@ -9,7 +9,8 @@ class TouchpointError(Exception):
 
 
 class RetryLater(TouchpointError):
-    """A dependency (Kafka, PostgreSQL) is unavailable or slow; the same work may succeed later."""
+    """A dependency (Kafka, PostgreSQL) is unavailable or slow; the same work may succeed later. Start-up waits
+    on it (`lifecycle.retry_until_ready`); the classifier's batch loop retries its own transient errors."""
 
 
 class KafkaUnavailable(RetryLater):
@@ -17,7 +18,7 @@ class KafkaUnavailable(RetryLater):
 
 
 class DatabaseUnavailable(RetryLater):
-    """PostgreSQL could not be reached or the connection broke."""
+    """PostgreSQL could not be reached at start-up, or the connection broke while migrating."""
 
 
 class StartupRefused(TouchpointError):
