@@ -48,16 +48,20 @@ system-deps:  ## Java 17+ and Maven for the local Kafka broker (installed with a
 	  else echo "Java 17+ and Maven are needed for the local Kafka broker (or set KAFKA_BOOTSTRAP_SERVERS)"; exit 1; fi; \
 	fi
 
-kafka-jars: $(KAFKA_LIBS)/.complete
-
-$(KAFKA_LIBS)/.complete: deploy/kafka/pom.xml
+# The jars are shared by every checkout on the machine (CACHE_DIR): the stamp holds the pom's content hash, not
+# its mtime (a fresh clone must not re-resolve them), and a new set is resolved aside and swapped in, so a broker
+# started from another checkout never sees a half-filled folder.
+kafka-jars:
 	@if [ -n "$$KAFKA_BOOTSTRAP_SERVERS" ]; then echo "==> KAFKA_BOOTSTRAP_SERVERS is set: no local broker jars needed"; exit 0; fi; \
+	want=$$(sha256sum deploy/kafka/pom.xml | cut -c1-64); \
+	if [ "$$(cat $(KAFKA_LIBS)/.complete 2>/dev/null)" = "$$want" ]; then exit 0; fi; \
 	$(MAKE) --no-print-directory system-deps && \
 	echo "==> resolving Apache Kafka $(KAFKA_VERSION) jars from Maven Central into $(KAFKA_LIBS)" && \
-	rm -rf $(KAFKA_LIBS) && \
-	mvn -B -f deploy/kafka/pom.xml dependency:copy-dependencies \
-	    -DincludeScope=runtime -DoutputDirectory=$(KAFKA_LIBS) | grep -E "BUILD|ERROR|Downloaded from" | sed "s/^/    /" ; \
-	test -f $(KAFKA_LIBS)/kafka_2.13-$(KAFKA_VERSION).jar && touch $@
+	mkdir -p $(dir $(KAFKA_LIBS)) && tmp=$$(mktemp -d $(KAFKA_LIBS).new.XXXXXX) && \
+	{ mvn -B -f deploy/kafka/pom.xml dependency:copy-dependencies \
+	    -DincludeScope=runtime -DoutputDirectory=$$tmp | grep -E "BUILD|ERROR|Downloaded from" | sed "s/^/    /" ; true; } && \
+	test -f $$tmp/kafka_2.13-$(KAFKA_VERSION).jar && echo "$$want" > $$tmp/.complete && \
+	rm -rf $(KAFKA_LIBS) && mv $$tmp $(KAFKA_LIBS)
 
 bench-deps:  ## wrk, the closed-loop HTTP load generator of the ingest benchmark (apt-get when missing)
 	@command -v wrk >/dev/null || { \
