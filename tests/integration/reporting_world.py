@@ -76,7 +76,18 @@ async def seed_office(pool: asyncpg.Pool) -> Office:
             (ids.ann_missed, "call", "inbound", "+14155550201", "m-ann", ids.ann_contact, "missed", None, None, 10),
             (ids.ann_answered, "call", "outbound", "+14155550201", "m-ann", ids.ann_contact, "answered", None, 125, 30),
             (ids.ann_flagged, "call", "inbound", "+14155550299", "m-ann", None, "answered", "pending", 2, 5),
-            (ids.ann_email, "email", "inbound", "jane@client.test", "m-ann", ids.ann_contact, "received", None, None, 60),
+            (
+                ids.ann_email,
+                "email",
+                "inbound",
+                "jane@client.test",
+                "m-ann",
+                ids.ann_contact,
+                "received",
+                None,
+                None,
+                60,
+            ),
             (ids.bob_missed, "call", "inbound", "+14155550202", "m-bob", ids.bob_contact, "missed", None, None, 15),
             (ids.cid_answered, "call", "inbound", "+14155550203", "m-cid", None, "answered", None, 40, 20),
         ]
@@ -90,7 +101,10 @@ async def seed_office(pool: asyncpg.Pool) -> Office:
                 ["2 s call from a number never seen"] if flag else [],
                 str(iid),
             )  # fmt: skip
-        for tid, due in ((ids.ann_task_overdue, NOW - timedelta(minutes=5)), (ids.ann_task_due, NOW + timedelta(hours=1))):
+        for tid, due in (
+            (ids.ann_task_overdue, NOW - timedelta(minutes=5)),
+            (ids.ann_task_due, NOW + timedelta(hours=1)),
+        ):
             await conn.execute(
                 """INSERT INTO tasks (id, kind, status, dedupe_key, contact_id, interaction_id, assignee_id, reason,
                        created_at, due_at) VALUES ($1, 'callback', 'open', $6, $2, $3, 'm-ann',
