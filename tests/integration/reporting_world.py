@@ -63,7 +63,8 @@ async def seed_office(pool: asyncpg.Pool) -> Office:
              ("m-cid", "Cid Moss", "cid@example.com", "west")],
         )  # fmt: skip
         await conn.executemany(
-            "INSERT INTO contacts (id, owner_id, first_name, last_name, created_automatically) VALUES ($1,$2,$3,$4,false)",
+            """INSERT INTO contacts (id, owner_id, first_name, last_name, created_automatically)
+               VALUES ($1, $2, $3, $4, false)""",
             [(ids.ann_contact, "m-ann", "Jane", "Doe"), (ids.bob_contact, "m-bob", "Rick", "Roe")],
         )
         await conn.executemany(
@@ -118,14 +119,12 @@ async def seed_office(pool: asyncpg.Pool) -> Office:
         await conn.execute(
             "UPDATE interactions SET outcome = 'connected' WHERE id = $1", ids.ann_answered
         )  # Ann confirmed one call already: plan progress counts it
-        await conn.execute(
-            """INSERT INTO audit_log (action_event_id, action_kind, actor_id, acted_at, entity, entity_id, before, after)
-               VALUES ('e1', 'set_outcome', 'm-ann', $1, 'interaction', $2, '{"outcome": null}', '{"outcome": "connected"}'),
-                      ('e2', 'set_outcome', 'm-cid', $1, 'interaction', $3, '{"outcome": null}', '{"outcome": "busy"}')""",
-            NOW,
-            str(ids.ann_answered),
-            str(ids.cid_answered),
-        )
+        await conn.executemany(
+            """INSERT INTO audit_log (action_event_id, action_kind, actor_id, acted_at, entity, entity_id, before,
+                   after) VALUES ($1, 'set_outcome', $2, $3, 'interaction', $4, '{"outcome": null}', $5)""",
+            [("e1", "m-ann", NOW, str(ids.ann_answered), '{"outcome": "connected"}'),
+             ("e2", "m-cid", NOW, str(ids.cid_answered), '{"outcome": "busy"}')],
+        )  # fmt: skip
     for role, (email, extra) in ACCOUNTS.items():
         await add_user(pool, email, role, PASSWORD, name=email.split("@")[0].title(), **extra)
     await add_user(pool, BOB_EMAIL, "manager", PASSWORD, manager_id="m-bob", team="east", name="Bob")

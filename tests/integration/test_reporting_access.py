@@ -8,10 +8,11 @@ import uuid
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestServer
 
 from services.reporting.accounts import issue_api_token
 from services.reporting.app import HEALTH_PATHS
-from services.reporting.permissions import ROLES, reach
+from services.reporting.permissions import ROLES, Role, reach
 from services.reporting.routes import ROUTES
 from services.reporting.views import Route
 from tests.integration.reporting_world import ACCOUNTS, Reporting, bearer, log_in, problem_of
@@ -34,7 +35,9 @@ def concrete(path: str) -> str:
 
 
 def app_routes(reporting: Reporting) -> list[tuple[str, str]]:
-    app = reporting.client.server.app
+    server = reporting.client.server
+    assert isinstance(server, TestServer)
+    app = server.app
     assert app is not None
     return sorted(
         {(r.method, r.resource.canonical) for r in app.router.routes() if r.method != "HEAD" and r.resource is not None}
@@ -68,12 +71,12 @@ async def _ask(reporting: Reporting, method: str, path: str, api: bool, headers:
 
 
 async def test_the_whole_matrix_of_roles_and_routes(reporting: Reporting) -> None:
-    tokens = {role: await issue_api_token(reporting.pool, email) for role, (email, _) in ACCOUNTS.items()}
+    tokens = {name: await issue_api_token(reporting.pool, email) for name, (email, _) in ACCOUNTS.items()}
     csrf = {}
     cookies = {}
-    for role, (email, _) in ACCOUNTS.items():
-        csrf[role] = await log_in(reporting.client, email)
-        cookies[role] = {c.key: c.value for c in reporting.client.session.cookie_jar}
+    for name, (email, _) in ACCOUNTS.items():
+        csrf[name] = await log_in(reporting.client, email)
+        cookies[name] = {c.key: c.value for c in reporting.client.session.cookie_jar}
     reporting.client.session.cookie_jar.clear()
     checked = 0
     for method, path in app_routes(reporting):
@@ -81,7 +84,8 @@ async def test_the_whole_matrix_of_roles_and_routes(reporting: Reporting) -> Non
         if found is None or path == "/logout":
             continue
         route, api = found
-        for role in (None, *ROLES):
+        roles: tuple[Role | None, ...] = (None, *ROLES)
+        for role in roles:
             headers: dict[str, str] = {}
             reporting.client.session.cookie_jar.clear()
             if role is not None and api:
