@@ -46,13 +46,11 @@ def _text(data: dict[str, Any], key: str) -> str:
 
 def missing_meeting_fields(data: dict[str, Any]) -> list[FieldError]:
     """Every field of the minimum data set that is absent or blank, named, before anything is validated further."""
-    errors = [
-        FieldError(key, f"the {label} is required")
-        for key, label in MEETING_FIELDS.items()
-        if key != "contact_details" and not _text(data, key)
-    ]
-    if not _text(data, "phone") and not _text(data, "email"):
-        errors.insert(3, FieldError("contact_details", "a phone number or an email address is required"))
+    errors = []
+    for key, label in MEETING_FIELDS.items():
+        given = _text(data, "phone") or _text(data, "email") if key == "contact_details" else _text(data, key)
+        if not given:
+            errors.append(FieldError(key, f"the {label} is required"))
     return errors
 
 
