@@ -28,3 +28,13 @@ def test_analysts_hold_no_personal_data_and_operators_no_outcomes() -> None:
 
 def test_the_table_uses_only_known_kinds() -> None:
     assert {kind for _, _, kind in RULES} <= set(get_args(Kind))
+
+
+def test_the_checked_in_openapi_document_is_generated_from_the_route_table() -> None:
+    import json
+    from pathlib import Path
+
+    from services.reporting.openapi import document
+
+    checked_in = Path(__file__).resolve().parents[3] / "docs" / "openapi" / "reporting.json"
+    assert json.loads(checked_in.read_text()) == document(), "docs/openapi/reporting.json is stale: run `make schemas`"
