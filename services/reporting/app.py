@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import jinja2
+import phonenumbers
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
@@ -26,7 +27,19 @@ def templates() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["ago"] = _short_time
+    env.filters["phone"] = readable_address
     return env
+
+
+def readable_address(value: str | None) -> str:
+    """'+14155550201' → '+1 415-555-0201'; anything else (an email address, a masked value) as it is."""
+    if not value or not value.startswith("+"):
+        return value or ""
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return value
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def _short_time(value: str | None) -> str:

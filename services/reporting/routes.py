@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from importlib import resources
 
-from aiohttp import web
-
 from services.reporting import confirm_outcomes as q
 from services.reporting import keep_base as base
 from services.reporting import keep_contacts as contacts
 from services.reporting import sign_in
+from services.reporting.problems import not_found
 from services.reporting.views import Ctx, Result, Route
 
 STATIC_TYPES = {".js": "text/javascript", ".css": "text/css"}
@@ -23,9 +22,10 @@ async def static(ctx: Ctx) -> Result:
     folder = resources.files("services.reporting") / "static"
     suffix = name[name.rfind(".") :] if "." in name else ""
     if "/" in name or suffix not in STATIC_TYPES or not (folder / name).is_file():
-        raise web.HTTPNotFound
-    raise web.HTTPOk(
-        body=(folder / name).read_bytes(),
+        raise not_found("file")
+    return Result(
+        {},
+        raw=(folder / name).read_bytes(),
         content_type=STATIC_TYPES[suffix],
         headers={"Cache-Control": "public, max-age=300"},
     )

@@ -62,6 +62,8 @@ class Result:
     status: int = 200
     redirect: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    raw: bytes | None = None  # a file as it is (the page script and style), with `content_type`
+    content_type: str = "application/json"
 
 
 @dataclass
@@ -240,6 +242,8 @@ async def _run(ctx: Ctx, route: Route) -> web.StreamResponse:
         if ctx.api or problem.status != 422 or route.form_template is None:
             raise
         return render_page(ctx, route.form_template, {"errors": problem.errors, "form": await ctx.input()}, 422)
+    if result.raw is not None:
+        return web.Response(body=result.raw, content_type=result.content_type, headers=result.headers)
     if ctx.api:
         return _json(result.data, result.status, result.headers)
     if result.redirect is not None:

@@ -58,6 +58,7 @@
     const item = button.closest('.item');
     const outcome = button.dataset.outcomeSelect !== undefined
       ? button.form.querySelector('select').value : button.dataset.outcome;
+    if (button.dataset.outcomeSelect !== undefined && !outcome) { say('Choose an outcome first.', true); return; }
     confirm(item, outcome);
   });
 
