@@ -132,7 +132,7 @@ class LocalSystem:
             f" supervisor@, analyst@, admin@example.com), password {self.env.get('TOUCHPOINT_DEV_PASSWORD', '')!r}.\n"
             "Scripts use a personal token:\n"
             "  TOKEN=$(.venv/bin/python -m services.reporting users token ann@example.com)\n"
-            f"  curl -s -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:{reporting}/api/queue\n"
+            f'  curl -s -H "Authorization: Bearer $TOKEN" http://127.0.0.1:{reporting}/api/queue\n'
             "Ctrl-C stops everything."
         )
 
