@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from schemas.actions import Outcome, SetOutcome
 from services.reporting.problems import FieldError, Problem, invalid, not_found
 from services.reporting.queries import (
+    InteractionFilter,
     awaiting_confirmation,
     get_interaction,
     list_interactions,
@@ -19,6 +20,7 @@ from services.reporting.queries import (
     plan_progress,
     with_suggestion,
 )
+from services.reporting.report_managers import parse_period
 from services.reporting.views import Ctx, Result, field_errors
 
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
@@ -51,6 +53,11 @@ class BulkBody(BaseModel):
 
 def event_id() -> str:
     return f"reporting:{uuid.uuid4()}"
+
+
+def stamp(ctx: Ctx) -> dict[str, Any]:
+    """What every action a person makes starts with: a new event id, who acted (the audit's actor), and when."""
+    return {"event_id": event_id(), "actor_id": ctx.user.actor_id, "occurred_at": ctx.now}
 
 
 def path_uuid(ctx: Ctx, name: str, what: str) -> uuid.UUID:
@@ -97,15 +104,7 @@ async def _confirm_one(ctx: Ctx, iid: uuid.UUID, outcome: str | None, managers: 
     chosen = outcome or with_suggestion(item).get("suggested_outcome")
     if chosen is None:
         raise invalid([FieldError("outcome", "there is no suggestion for this interaction: name an outcome")])
-    action = SetOutcome.model_validate(
-        {
-            "event_id": event_id(),
-            "actor_id": ctx.user.actor_id,
-            "occurred_at": ctx.now,
-            "interaction_id": iid,
-            "outcome": chosen,
-        }
-    )
+    action = SetOutcome.model_validate(stamp(ctx) | {"interaction_id": iid, "outcome": chosen})
     await ctx.send(action)
     return {"interaction_id": str(iid), "outcome": chosen, "event_id": action.event_id, "status": "accepted"}
 
@@ -153,11 +152,15 @@ async def interactions(ctx: Ctx) -> Result:
             f"limit must be an integer from 1 to {maximum}",
             [FieldError("limit", f"limit must be an integer from 1 to {maximum}")],
         )
-    counterpart = ctx.request.query.get("counterpart") if ctx.sees_personal_data else None
+    query = ctx.request.query
+    only = InteractionFilter(
+        counterpart=query.get("counterpart") if ctx.sees_personal_data else None,
+        manager_id=query.get("manager_id"),
+        days=parse_period(query["period"]) if "period" in query else None,
+        timezone=ctx.deps.timezone,
+    )
     try:
-        page = await list_interactions(
-            ctx.deps.pool, await ctx.managers(), int(raw), ctx.request.query.get("cursor"), counterpart
-        )
+        page = await list_interactions(ctx.deps.pool, await ctx.managers(), int(raw), query.get("cursor"), only)
     except ValueError as exc:
         raise Problem(
             400, "Invalid query parameter", "cursor is not one this server issued", [FieldError("cursor", "unknown")]

@@ -10,7 +10,7 @@ import asyncpg
 
 from schemas.actions import ReassignContact, ReassignTask, UpsertManager
 from services.reporting.accounts import AccountError, add_user, deactivate_user, list_users
-from services.reporting.confirm_outcomes import event_id
+from services.reporting.confirm_outcomes import stamp
 from services.reporting.permissions import ROLES
 from services.reporting.plan_handover import Handover, plan_handover
 from services.reporting.problems import FieldError, invalid, not_found
@@ -124,15 +124,10 @@ async def hand_over(ctx: Ctx) -> Result:
     task, and deactivates the manager (upsert_manager active=false) and their account."""
     data = await ctx.input()
     leaving, handover, preview = await _plan(ctx, data)
-    base = {"actor_id": ctx.user.actor_id, "occurred_at": ctx.now}
     for cid, target in handover.contacts.items():
-        await ctx.send(
-            ReassignContact.model_validate({**base, "event_id": event_id(), "contact_id": cid, "manager_id": target})
-        )
+        await ctx.send(ReassignContact.model_validate(stamp(ctx) | {"contact_id": cid, "manager_id": target}))
     for tid, target in handover.tasks.items():
-        await ctx.send(
-            ReassignTask.model_validate({**base, "event_id": event_id(), "task_id": tid, "manager_id": target})
-        )
+        await ctx.send(ReassignTask.model_validate(stamp(ctx) | {"task_id": tid, "manager_id": target}))
     manager = await ctx.deps.pool.fetchrow("SELECT name, email FROM managers WHERE id = $1", leaving)
     assert manager is not None, "_plan found it"
     extensions = [
@@ -143,9 +138,8 @@ async def hand_over(ctx: Ctx) -> Result:
     ]
     await ctx.send(
         UpsertManager.model_validate(
-            {
-                **base,
-                "event_id": event_id(),
+            stamp(ctx)
+            | {
                 "manager_id": leaving,
                 "name": manager["name"],
                 "email": manager["email"],

@@ -11,7 +11,7 @@ import phonenumbers
 from pydantic import ValidationError
 
 from schemas.actions import EditContact, MeetingData, MergeContacts, RecordConsent, RecordMeeting
-from services.reporting.confirm_outcomes import event_id, path_uuid, shown
+from services.reporting.confirm_outcomes import path_uuid, shown, stamp
 from services.reporting.problems import FieldError, invalid, not_found
 from services.reporting.queries import get_contact, search_contacts
 from services.reporting.views import Ctx, Result, field_errors
@@ -113,10 +113,8 @@ async def record_meeting(ctx: Ctx) -> Result:
             }
         )
         action = RecordMeeting.model_validate(
-            {
-                "event_id": event_id(),
-                "actor_id": ctx.user.actor_id,
-                "occurred_at": ctx.now,
+            stamp(ctx)
+            | {
                 "meeting_id": uuid.uuid4(),
                 "contact_id": found["id"],
                 "interaction_id": _text(data, "interaction_id") or None,
@@ -195,10 +193,7 @@ async def edit_contact(ctx: Ctx) -> Result:
     if not changes:
         raise invalid([FieldError("body", "nothing to change: every given value is already the contact's")])
     try:
-        action = EditContact.model_validate(
-            {"event_id": event_id(), "actor_id": ctx.user.actor_id, "occurred_at": ctx.now, "contact_id": found["id"]}
-            | changes
-        )
+        action = EditContact.model_validate(stamp(ctx) | {"contact_id": found["id"]} | changes)
     except ValidationError as exc:
         raise invalid(field_errors(exc)) from exc
     await ctx.send(action)
@@ -217,15 +212,7 @@ async def merge_contacts(ctx: Ctx) -> Result:
     if await get_contact(ctx.deps.pool, await ctx.managers(), duplicate) is None:
         raise not_found(f"contact {duplicate}")
     try:
-        action = MergeContacts.model_validate(
-            {
-                "event_id": event_id(),
-                "actor_id": ctx.user.actor_id,
-                "occurred_at": ctx.now,
-                "contact_id": found["id"],
-                "duplicate_id": duplicate,
-            }
-        )
+        action = MergeContacts.model_validate(stamp(ctx) | {"contact_id": found["id"], "duplicate_id": duplicate})
     except ValidationError as exc:
         raise invalid(field_errors(exc)) from exc
     await ctx.send(action)
@@ -242,10 +229,8 @@ async def record_consent(ctx: Ctx) -> Result:
         granted = {"yes": True, "true": True, "no": False, "false": False}.get(granted.lower(), granted)
     try:
         action = RecordConsent.model_validate(
-            {
-                "event_id": event_id(),
-                "actor_id": ctx.user.actor_id,
-                "occurred_at": ctx.now,
+            stamp(ctx)
+            | {
                 "contact_id": found["id"],
                 "channel": data.get("channel"),
                 "granted": granted,

@@ -80,8 +80,16 @@ class InteractionPage:
     next_cursor: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class InteractionFilter:
+    counterpart: str | None = None
+    manager_id: str | None = None
+    days: tuple[date, date] | None = None  # [first, after last), in `timezone`
+    timezone: str = "UTC"
+
+
 async def list_interactions(
-    pool: asyncpg.Pool, managers: list[str] | None, limit: int, cursor: str | None, counterpart: str | None
+    pool: asyncpg.Pool, managers: list[str] | None, limit: int, cursor: str | None, only: InteractionFilter
 ) -> InteractionPage:
     """Newest change first; `cursor` continues after the last item of the previous page."""
     after = decode_cursor(cursor) if cursor else None
@@ -90,12 +98,19 @@ async def list_interactions(
             WHERE i.phase IS NOT NULL AND {_WITHIN}
               AND ($2::timestamptz IS NULL OR (i.updated_at, i.id) < ($2::timestamptz, $3::uuid))
               AND ($4::text IS NULL OR i.counterpart = $4)
+              AND ($6::text IS NULL OR i.manager_id = $6)
+              AND ($7::date IS NULL OR ((i.started_at AT TIME ZONE $9)::date >= $7
+                                        AND (i.started_at AT TIME ZONE $9)::date < $8))
             ORDER BY i.updated_at DESC, i.id DESC LIMIT $5""",  # noqa: S608 - fixed column list
         managers,
         after[0] if after else None,
         after[1] if after else None,
-        counterpart,
+        only.counterpart,
         limit + 1,
+        only.manager_id,
+        only.days[0] if only.days else None,
+        only.days[1] if only.days else None,
+        only.timezone,
     )
     items = [jsonable(r) for r in rows[:limit]]
     next_cursor = encode_cursor(rows[limit - 1]["updated_at"], rows[limit - 1]["id"]) if len(rows) > limit else None

@@ -11,6 +11,7 @@ from services.reporting import keep_base as base
 from services.reporting import keep_contacts as contacts
 from services.reporting import sign_in
 from services.reporting.problems import not_found
+from services.reporting.report_managers import managers_report
 from services.reporting.views import Ctx, Result, Route
 
 STATIC_TYPES = {".js": "text/javascript", ".css": "text/css"}
@@ -80,7 +81,7 @@ ROUTES: tuple[Route, ...] = (
         page="/interactions",
         api="/api/interactions",
         template="interactions.html",
-        query=("limit", "cursor", "counterpart"),
+        query=("limit", "cursor", "counterpart", "manager_id", "period"),
     ),
     Route("GET", q.interaction, "One interaction", "read", "interaction", api="/api/interactions/{id}"),
     # Clients: the contact page, meetings, the operators' desk.
@@ -151,6 +152,16 @@ ROUTES: tuple[Route, ...] = (
         "contact",
         page="/contacts/{id}/consent",
         api="/api/contacts/{id}/consent",
+    ),
+    # Figures.
+    Route(
+        "GET",
+        managers_report,
+        "Figures per manager for a period (2026-11-30, 2026-W49 or 2026-11), each with a link to its records",
+        "read",
+        "report",
+        api="/api/reports/managers",
+        query=("period", "team"),
     ),
     # Audit.
     Route(

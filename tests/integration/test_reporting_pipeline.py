@@ -16,34 +16,22 @@ import asyncpg
 import pytest
 
 from schemas.actions import UpsertManager
-from schemas.events import CallEvent, PhoneAddress
+from schemas.events import CallEvent
 from schemas.topics import ACTIONS, CALLS
 from services.reporting.accounts import add_user, issue_api_token
 from services.runtime.kafka import DurableProducer, ProducerLimits
 from services.runtime.settings import KafkaSettings
+from tests.integration.classifier_feed import OWN, _event
 from tests.integration.helpers import ServiceProcess, eventually, service_env
 
 pytestmark = pytest.mark.integration
 
-OWN = "+14155550100"
+PHASES = ("initiated", "ringing", "answered", "ended")
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
 
 
 def call(call_id: str, phase: str, at: datetime, number: str, **kw: Any) -> CallEvent:
-    return CallEvent.model_validate(
-        {
-            "event_id": f"{call_id}:{phase}",
-            "source": "generic",
-            "call_id": call_id,
-            "phase": phase,
-            "direction": "inbound",
-            "counterpart": PhoneAddress(raw=number, e164=number),
-            "our_number": PhoneAddress(raw=OWN, e164=OWN),
-            "occurred_at": at,
-            "received_at": at,
-            **kw,
-        }
-    )
+    return _event(call_id, PHASES.index(phase), phase, at, number, **kw)
 
 
 @pytest.fixture
