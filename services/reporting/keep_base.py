@@ -4,6 +4,7 @@ tasks handed to one manager or spread over a team, after a preview of what moves
 from __future__ import annotations
 
 import uuid
+from urllib.parse import quote
 from typing import Any
 
 import asyncpg
@@ -152,4 +153,4 @@ async def hand_over(ctx: Ctx) -> Result:
     for email in await ctx.deps.pool.fetch("SELECT email FROM users WHERE manager_id = $1 AND active", leaving):
         await deactivate_user(ctx.deps.pool, email["email"])
     body = {"manager_id": leaving, "moved": preview["counts"], "status": "accepted"}
-    return Result(body, 202, redirect=f"/admin/handover?sent={leaving}")
+    return Result(body, 202, redirect=f"/admin/handover?sent={quote(leaving)}")

@@ -39,7 +39,9 @@ def jsonable(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
 
 
 def mask(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: (HIDDEN if k in _PERSONAL and v is not None else v) for k, v in item.items()}
+    """Personal data replaced by HIDDEN; an email's Message-ID (its external id) too: it names the sender's domain."""
+    personal = (*_PERSONAL, "external_id") if item.get("kind") == "email" else _PERSONAL
+    return {k: (HIDDEN if k in personal and v is not None else v) for k, v in item.items()}
 
 
 def with_suggestion(item: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ last step differs: JSON for `/api/...`, a server-rendered page (or a redirect af
 from __future__ import annotations
 
 import hmac
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -34,6 +35,7 @@ from services.runtime.settings import KafkaSettings
 log = structlog.get_logger("services.reporting")
 
 SESSION_COOKIE = "tp_session"
+_FLASH = re.compile(r"[a-z0-9_-]{1,40}")
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf"
 
@@ -287,8 +289,15 @@ def make_view(route: Route, api: bool) -> Callable[[web.Request], Awaitable[web.
 def render_page(
     ctx: Ctx, template: str, data: Mapping[str, Any], status: int = 200, headers: Mapping[str, str] | None = None
 ) -> web.Response:
+    sent = ctx.request.query.get("sent", "")
     page = ctx.deps.templates.get_template(template).render(
-        **data, user=ctx.principal, csrf=ctx.csrf_token, path=ctx.request.path, query=ctx.request.query
+        **data,
+        user=ctx.principal,
+        csrf=ctx.csrf_token,
+        path=ctx.request.path,
+        query=ctx.request.query,
+        # Only words we put there ourselves: a link cannot make the page say something of its own.
+        flash=sent.replace("_", " ") if _FLASH.fullmatch(sent) else None,
     )
     return web.Response(text=page, status=status, headers=dict(headers or {}), content_type="text/html")
 
