@@ -4,8 +4,8 @@ tasks handed to one manager or spread over a team, after a preview of what moves
 from __future__ import annotations
 
 import uuid
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 
