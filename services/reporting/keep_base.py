@@ -117,7 +117,7 @@ async def handover_preview(ctx: Ctx) -> Result:
     if not data.get("manager_id"):
         return Result({"managers": managers, "preview": None})
     _, _, preview = await _plan(ctx, data)
-    return Result({"managers": managers, "preview": preview if ctx.sees_personal_data else {**preview}})
+    return Result({"managers": managers, "preview": preview})
 
 
 async def hand_over(ctx: Ctx) -> Result:
