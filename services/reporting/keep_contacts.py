@@ -192,14 +192,7 @@ async def edit_contact(ctx: Ctx) -> Result:
         raise invalid(errors)
     if not changes:
         raise invalid([FieldError("body", "nothing to change: every given value is already the contact's")])
-    try:
-        action = EditContact.model_validate(stamp(ctx) | {"contact_id": found["id"]} | changes)
-    except ValidationError as exc:
-        raise invalid(field_errors(exc)) from exc
-    await ctx.send(action)
-    return Result(
-        {"event_id": action.event_id, "status": "accepted"}, 202, redirect=f"/contacts/{found['id']}?sent=edit"
-    )
+    return await _change_contact(ctx, EditContact, found["id"], changes, "edit")
 
 
 async def merge_contacts(ctx: Ctx) -> Result:
@@ -211,14 +204,7 @@ async def merge_contacts(ctx: Ctx) -> Result:
         raise invalid([FieldError("duplicate_id", "the id of the contact to merge into this one")]) from None
     if await get_contact(ctx.deps.pool, await ctx.managers(), duplicate) is None:
         raise not_found(f"contact {duplicate}")
-    try:
-        action = MergeContacts.model_validate(stamp(ctx) | {"contact_id": found["id"], "duplicate_id": duplicate})
-    except ValidationError as exc:
-        raise invalid(field_errors(exc)) from exc
-    await ctx.send(action)
-    return Result(
-        {"event_id": action.event_id, "status": "accepted"}, 202, redirect=f"/contacts/{found['id']}?sent=merge"
-    )
+    return await _change_contact(ctx, MergeContacts, found["id"], {"duplicate_id": duplicate}, "merge")
 
 
 async def record_consent(ctx: Ctx) -> Result:
@@ -227,19 +213,22 @@ async def record_consent(ctx: Ctx) -> Result:
     granted = data.get("granted")
     if isinstance(granted, str):
         granted = {"yes": True, "true": True, "no": False, "false": False}.get(granted.lower(), granted)
+    fields = {"channel": data.get("channel"), "granted": granted, "source": data.get("source")}
+    return await _change_contact(ctx, RecordConsent, found["id"], fields, "consent")
+
+
+async def _change_contact(
+    ctx: Ctx,
+    model: type[EditContact | MergeContacts | RecordConsent],
+    contact_id: str,
+    fields: dict[str, Any],
+    what: str,
+) -> Result:
+    """Validates the operator's change as its action (422 naming the fields), produces it, answers 202."""
     try:
-        action = RecordConsent.model_validate(
-            stamp(ctx)
-            | {
-                "contact_id": found["id"],
-                "channel": data.get("channel"),
-                "granted": granted,
-                "source": data.get("source"),
-            }
-        )
+        action = model.model_validate(stamp(ctx) | {"contact_id": contact_id} | fields)
     except ValidationError as exc:
         raise invalid(field_errors(exc)) from exc
     await ctx.send(action)
-    return Result(
-        {"event_id": action.event_id, "status": "accepted"}, 202, redirect=f"/contacts/{found['id']}?sent=consent"
-    )
+    body = {"event_id": action.event_id, "status": "accepted"}
+    return Result(body, 202, redirect=f"/contacts/{contact_id}?sent={what}")
