@@ -34,6 +34,8 @@ def parse_period(raw: str | None) -> tuple[date, date]:
 
 async def managers_report(ctx: Ctx) -> Result:
     period = ctx.request.query.get("period")
+    if period is None and not ctx.api:  # the page opens on today
+        period = ctx.now.date().isoformat()
     start, end = parse_period(period)
     team = ctx.request.query.get("team")
     within = await ctx.managers()

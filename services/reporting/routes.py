@@ -160,7 +160,9 @@ ROUTES: tuple[Route, ...] = (
         "Figures per manager for a period (2026-11-30, 2026-W49 or 2026-11), each with a link to its records",
         "read",
         "report",
+        page="/reports",
         api="/api/reports/managers",
+        template="reports.html",
         query=("period", "team"),
     ),
     # Audit.

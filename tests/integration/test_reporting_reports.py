@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.reporting.accounts import issue_api_token
-from tests.integration.reporting_world import ACCOUNTS, Reporting, bearer, problem_of
+from tests.integration.reporting_world import ACCOUNTS, Reporting, bearer, log_in, problem_of
 
 pytestmark = pytest.mark.integration
 
@@ -44,3 +44,12 @@ async def test_a_period_that_is_not_one_is_refused_naming_it(reporting: Reportin
     async with reporting.client.get("/api/reports/managers", params={"period": period}, headers=ada) as r:
         assert r.status == 400
         assert (await problem_of(r))["errors"][0]["field"] == "period"
+
+
+async def test_the_figures_page_opens_on_today_for_a_supervisor(reporting: Reporting) -> None:
+    await log_in(reporting.client, ACCOUNTS["supervisor"][0])
+    page = await (await reporting.client.get("/reports")).text()
+    assert 'value="2026-11-30"' in page
+    assert "m-ann" in page
+    assert "m-cid" not in page
+    assert "/interactions?manager_id=m-ann&amp;period=2026-11-30" in page
