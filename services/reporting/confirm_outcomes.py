@@ -3,9 +3,14 @@ and the one-click confirmation, alone or for a selection, produced as `set_outco
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from typing import Annotated, Any, get_args
 
+import orjson
+from aiohttp import web
+from aiohttp.client_exceptions import ClientConnectionResetError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas.actions import Outcome, SetOutcome
@@ -18,6 +23,7 @@ from services.reporting.queries import (
     mask,
     open_tasks,
     plan_progress,
+    queue_state,
     with_suggestion,
 )
 from services.reporting.report_managers import parse_period
@@ -95,6 +101,33 @@ def _zone(name: str) -> Any:
     from zoneinfo import ZoneInfo
 
     return ZoneInfo(name)
+
+
+async def queue_events(ctx: Ctx) -> Result:
+    """Server-sent events: `queue` with the queue's counts whenever they change (and once at the start), a comment
+    line in between so a closed connection is noticed; the stream ends after `live_stream_s`."""
+    managers = await ctx.managers()
+    settings = ctx.deps.settings
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
+        await response.prepare(request)
+        last: dict[str, Any] | None = None
+        ends = time.monotonic() + settings.live_stream_s
+        try:
+            while time.monotonic() < ends:
+                state = await queue_state(ctx.deps.pool, managers)
+                if state != last:
+                    await response.write(b"event: queue\ndata: " + orjson.dumps(state) + b"\n\n")
+                    last = state
+                else:
+                    await response.write(b": unchanged\n\n")
+                await asyncio.sleep(settings.live_interval_s)
+        except (ConnectionResetError, ClientConnectionResetError):
+            pass  # the page went away
+        return response
+
+    return Result({}, stream=stream)
 
 
 async def _confirm_one(ctx: Ctx, iid: uuid.UUID, outcome: str | None, managers: list[str] | None) -> dict[str, Any]:

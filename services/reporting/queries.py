@@ -315,3 +315,18 @@ async def manager_base(pool: asyncpg.Pool, manager_id: str) -> tuple[list[dict[s
         manager_id,
     )
     return [jsonable(r) for r in contacts], [jsonable(r) for r in tasks]
+
+
+async def queue_state(pool: asyncpg.Pool, managers: list[str] | None) -> dict[str, Any]:
+    """A fingerprint of the queue: what awaits confirmation and the open tasks, counted, with the latest change."""
+    row = await pool.fetchrow(
+        f"""SELECT (SELECT count(*) FROM interactions i
+                    WHERE i.outcome IS NULL AND NOT i.internal AND i.auto_status IS NOT NULL
+                      AND (i.kind = 'email' OR i.phase = 'ended') AND {_WITHIN}) AS awaiting,
+                   (SELECT max(i.updated_at) FROM interactions i WHERE {_WITHIN}) AS changed_at,
+                   (SELECT count(*) FROM tasks t
+                    WHERE t.status = 'open' AND ($1::text[] IS NULL OR t.assignee_id = ANY($1))) AS open_tasks""",  # noqa: S608
+        managers,
+    )
+    assert row is not None
+    return jsonable(row)

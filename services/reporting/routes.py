@@ -52,6 +52,14 @@ ROUTES: tuple[Route, ...] = (
         template="queue.html",
     ),
     Route(
+        "GET",
+        q.queue_events,
+        "Server-sent events: `queue` with the counts of the caller's queue whenever they change",
+        "read",
+        "interaction",
+        api="/api/queue/events",
+    ),
+    Route(
         "POST",
         q.set_outcome,
         "Confirms an interaction's outcome: {} accepts the suggestion; 202 once the set_outcome action is on "

@@ -21,6 +21,10 @@ class ReportingSettings(BaseSettings):
     # In-flight action sends; past it a confirmation answers 503 + Retry-After instead of queueing in memory.
     max_in_flight: int = Field(200, ge=1)
     send_timeout_s: float = Field(5.0, gt=0)
+    # Live queue updates (server-sent events): how often a stream looks for changes, and how long one stream lives
+    # before the browser reconnects (EventSource does so by itself), so no connection is held forever.
+    live_interval_s: float = Field(2.0, gt=0)
+    live_stream_s: float = Field(60.0, gt=0)
 
     @property
     def behind_tls(self) -> bool:

@@ -66,6 +66,7 @@ class Result:
     headers: Mapping[str, str] = field(default_factory=dict)
     raw: bytes | None = None  # a file as it is (the page script and style), with `content_type`
     content_type: str = "application/json"
+    stream: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None  # server-sent events
 
 
 @dataclass
@@ -244,6 +245,8 @@ async def _run(ctx: Ctx, route: Route) -> web.StreamResponse:
         if ctx.api or problem.status != 422 or route.form_template is None:
             raise
         return render_page(ctx, route.form_template, {"errors": problem.errors, "form": await ctx.input()}, 422)
+    if result.stream is not None:
+        return await result.stream(ctx.request)
     if result.raw is not None:
         return web.Response(body=result.raw, content_type=result.content_type, headers=result.headers)
     if ctx.api:

@@ -145,7 +145,7 @@ def make_deps(pool: asyncpg.Pool, kafka: KafkaSettings, **settings: Any) -> Repo
         return True
 
     return ReportingDeps(
-        settings=ReportingSettings(**settings),
+        settings=ReportingSettings(**({"live_interval_s": 0.2, "live_stream_s": 5.0} | settings)),
         kafka=kafka,
         pool=pool,
         producer=DurableProducer(kafka, ProducerLimits(send_timeout_s=3.0), client_id="test-reporting"),

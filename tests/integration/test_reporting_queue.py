@@ -4,6 +4,9 @@ with Retry-After when Kafka cannot take them; CSRF on cookie-authenticated chang
 
 from __future__ import annotations
 
+import asyncio
+import json
+import uuid
 from typing import Any
 
 import pytest
@@ -150,3 +153,27 @@ async def test_the_queue_page_shows_flagged_calls_with_both_verdicts_side_by_sid
     assert "5 min" not in page  # times are shown as clock times
     assert "1 of 10" in page
     assert "overdue" in page
+
+
+async def test_the_queue_streams_its_counts_and_tells_when_new_work_arrives(reporting: Reporting) -> None:
+    headers = await ann(reporting)
+    async with reporting.client.get("/api/queue/events", headers=headers) as stream:
+        assert stream.status == 200
+        assert stream.headers["Content-Type"] == "text/event-stream"
+
+        async def next_event() -> dict[str, Any]:
+            async with asyncio.timeout(10):
+                while True:
+                    line = (await stream.content.readline()).decode()
+                    if line.startswith("data: "):
+                        event: dict[str, Any] = json.loads(line[6:])
+                        return event
+
+        first = await next_event()
+        assert (first["awaiting"], first["open_tasks"]) == (3, 2)
+        await reporting.pool.execute(
+            """INSERT INTO interactions (id, kind, source, external_id, direction, manager_id, phase, auto_status,
+                   started_at) VALUES ($1, 'call', 'generic', 'new', 'inbound', 'm-ann', 'ended', 'missed', now())""",
+            uuid.uuid4(),
+        )
+        assert (await next_event())["awaiting"] == 4

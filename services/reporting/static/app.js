@@ -83,4 +83,26 @@
   });
 
   if (document.querySelector('.item')) focus(0);
+
+  // Live: when more work waits than the page shows, say so (a reload while someone types would lose their place).
+  if (document.querySelector('#awaiting') && window.EventSource) {
+    const live = new EventSource('/api/queue/events');
+    live.addEventListener('queue', (ev) => {
+      const state = JSON.parse(ev.data);
+      const waiting = state.awaiting - items().length;
+      let note = document.querySelector('.live');
+      if (waiting <= 0) { if (note) note.remove(); return; }
+      if (!note) {
+        note = document.createElement('p');
+        note.className = 'flash live';
+        note.setAttribute('role', 'status');
+        document.querySelector('#awaiting').closest('section').prepend(note);
+      }
+      note.innerHTML = '';
+      const link = document.createElement('a');
+      link.href = '/queue';
+      link.textContent = `${waiting} new to confirm: show`;
+      note.append(link);
+    });
+  }
 })();
