@@ -32,7 +32,7 @@ from bench.infra import Child, Infra, say, service
 from bench.simulator import DayShape, generate_day
 from schemas.topics import CALLS
 from services.classifier.correlate import interaction_id
-from services.ingest.normalize_generic import GenericCallPayload, normalize_generic
+from services.ingest.calls.generic import GenericCallPayload, normalize_generic
 from services.ingest.publish import serialize
 from services.runtime.settings import KafkaSettings
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from bench.infra import pinned, say
 from bench.simulator import DayShape, generate_day
-from services.ingest.verify_signature import sign_generic
+from services.ingest.calls.generic import sign_generic
 
 WRK_SCRIPT = r"""
 -- Cycles through pre-signed generic-feed requests; prints one JSON line when done.

@@ -63,9 +63,9 @@ def truth_json(day: OfficeDay) -> dict[str, Any]:
                 "contact_id": c.contact_id,
                 "started_at": c.started_at.isoformat(),
                 "status": c.status,
-                "wrong_number": c.wrong_number,
-                "spam": c.spam,
-                "opens_task": c.opens_task,
+                "caller": c.caller,
+                "callback_task": c.callback_task,
+                "closes_task": c.closes_task,
                 "events": [s.payload for s in c.steps],
             }
             for c in day.calls

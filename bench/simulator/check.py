@@ -1,14 +1,5 @@
-"""Comparing what Touchpoint stored with the simulated day's ground truth.
-
-Each simulated call must be exactly one interaction (source, external_id = call id) with the automatic status and
-counterpart the simulator says. Results use the categories of an end-to-end loss checker: `lost` (sent, never
-stored), `duplicated`, `unexpected` (stored, never sent) and `wrong` (stored with another status or counterpart).
-
-Then the classifier's work (`check_work`): callback and reply tasks, and wrong-number/spam flags. What the rules
-decide exactly is a hard check: the stored callback tasks must be the ones the rules imply given the flags the
-classifier chose (`bench.simulator.expect`), no flagged call may have a task, no internal call a flag, and every
-inbound mail that needs a reply a reply task. How good the flags are is a measurement: precision and recall
-against the labels, and the ground-truth tasks lost or added because of them."""
+"""Reading what Touchpoint stored for a simulated day: each call must be exactly one interaction with its labelled
+status and counterpart (lost, duplicated, unexpected, wrong); then the tasks and flags, compared in compare.py."""
 
 from __future__ import annotations
 
@@ -18,14 +9,9 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from bench.simulator.expect import (
-    FlagScore,
-    expected_callbacks,
-    expected_replies,
-    labelled_unwanted,
-    score_flags,
-)
-from bench.simulator.model import ExpectedReply, ExpectedTask, OfficeDay, SimCall
+from bench.simulator.compare import StoredTask, WorkCheck, compare_callbacks, compare_replies
+from bench.simulator.model import OfficeDay
+from bench.simulator.score import score_flags
 from services.classifier.thread_emails import normalize_message_id
 
 
@@ -94,166 +80,6 @@ async def wait_for_calls(
         await conn.close()
 
 
-@dataclass(frozen=True, slots=True)
-class StoredTask:
-    """A callback or reply task as stored, its interactions named by call id / normalized Message-ID."""
-
-    id: str
-    status: str
-    counterpart: str | None  # the task's address, or its contact's phone (contact_addresses)
-    assignee: str | None
-    linked: tuple[str, ...]  # the interactions that opened it or added attempts, in time order
-    attempts: int
-    closed_by: str | None
-    closed_by_manager: str | None
-    response_s: int | None
-
-
-@dataclass
-class TaskComparison:
-    """Expected tasks against stored ones. A stored task matches the expected task it shares an opening call
-    with; `wrong` lists matched pairs that differ in anything else the rules decide."""
-
-    expected: int = 0
-    stored: int = 0
-    matched: int = 0
-    lost: list[str] = field(default_factory=list)  # first opening call (or Message-ID) of each
-    extra: list[str] = field(default_factory=list)
-    wrongly_open: list[str] = field(default_factory=list)
-    wrongly_closed: list[str] = field(default_factory=list)  # closed when it should be open, or by another call
-    wrong_assignee: list[tuple[str, str, str]] = field(default_factory=list)  # opener, expected, stored
-    wrong: list[tuple[str, str, str]] = field(default_factory=list)  # opener, expected, stored
-    assignee_by_load: int = 0  # expected tasks whose assignee the rules leave to the on-duty balance
-
-    @property
-    def ok(self) -> bool:
-        return not (
-            self.lost or self.extra or self.wrongly_open or self.wrongly_closed or self.wrong_assignee or self.wrong
-        )
-
-    def line(self, what: str) -> str:
-        return (
-            f"{self.matched}/{self.expected} {what} matched ({self.stored} stored): lost {len(self.lost)}, "
-            f"extra {len(self.extra)}, wrongly open {len(self.wrongly_open)}, wrongly closed "
-            f"{len(self.wrongly_closed)}, wrong assignee {len(self.wrong_assignee)}, other differences "
-            f"{len(self.wrong)}"
-        )
-
-    def details(self, limit: int = 5) -> list[str]:
-        out = [f"lost {x}" for x in self.lost[:limit]] + [f"extra {x}" for x in self.extra[:limit]]
-        out += [f"wrongly open {x}" for x in self.wrongly_open[:limit]]
-        out += [f"wrongly closed {x}" for x in self.wrongly_closed[:limit]]
-        out += [f"{o}: assignee expected {e}, stored {g}" for o, e, g in self.wrong_assignee[:limit]]
-        out += [f"{o}: expected {e}, stored {g}" for o, e, g in self.wrong[:limit]]
-        return out
-
-
-def compare_callbacks(expected: tuple[ExpectedTask, ...], stored: list[StoredTask]) -> TaskComparison:
-    result = TaskComparison(expected=len(expected), stored=len(stored))
-    unmatched = list(stored)
-    for want in expected:
-        opener = want.opened_by[0]
-        if want.assignee is None:
-            result.assignee_by_load += 1
-        got = next((s for s in unmatched if set(s.linked) & set(want.opened_by)), None)
-        if got is None:
-            result.lost.append(opener)
-            continue
-        unmatched.remove(got)
-        result.matched += 1
-        if want.closed_by is not None and got.status == "open":
-            result.wrongly_open.append(opener)
-        elif (want.closed_by is None and got.status != "open") or (
-            want.closed_by is not None and got.closed_by != want.closed_by
-        ):
-            result.wrongly_closed.append(opener)
-        if want.assignee is not None and got.assignee != want.assignee:
-            result.wrong_assignee.append((opener, want.assignee, f"{got.assignee}"))
-        elif want.assignee is None and got.assignee is None:
-            result.wrong_assignee.append((opener, "a manager on duty", "nobody"))
-        want_facts: tuple[object, ...] = (want.counterpart, want.opened_by, len(want.opened_by))
-        got_facts: tuple[object, ...] = (got.counterpart, got.linked, got.attempts)
-        if want.closed_by is not None and got.closed_by == want.closed_by:
-            want_facts += (want.closed_by_manager, want.closed_after_s)
-            got_facts += (got.closed_by_manager, got.response_s)
-        if want_facts != got_facts:
-            result.wrong.append((opener, f"{want_facts}", f"{got_facts}"))
-    result.extra = [s.linked[0] if s.linked else s.id for s in unmatched]
-    return result
-
-
-def compare_replies(expected: tuple[ExpectedReply, ...], stored: list[StoredTask]) -> TaskComparison:
-    """Reply tasks by normalized Message-ID; threads, attempts and closing mail must agree."""
-    norm = normalize_message_id
-    result = TaskComparison(expected=len(expected), stored=len(stored))
-    unmatched = list(stored)
-    for want in expected:
-        opened = tuple(norm(m) for m in want.opened_by)
-        closer = norm(want.closed_by) if want.closed_by else None
-        got = next((s for s in unmatched if set(s.linked) & set(opened)), None)
-        if got is None:
-            result.lost.append(opened[0])
-            continue
-        unmatched.remove(got)
-        result.matched += 1
-        if closer is not None and got.status == "open":
-            result.wrongly_open.append(opened[0])
-        elif (closer is None and got.status != "open") or (closer is not None and got.closed_by != closer):
-            result.wrongly_closed.append(opened[0])
-        if sorted(opened) != sorted(got.linked) or got.attempts != len(opened):
-            result.wrong.append((opened[0], f"{opened}", f"{got.linked} ({got.attempts} attempts)"))
-    result.extra = [s.linked[0] if s.linked else s.id for s in unmatched]
-    return result
-
-
-@dataclass
-class WorkCheck:
-    """The classifier's decisions on the day: hard checks (`ok`) and measurements."""
-
-    flags: FlagScore
-    callbacks_by_rules: TaskComparison  # hard: stored = what the rules imply given the stored flags
-    callbacks_vs_truth: TaskComparison  # measured: stored against the labels
-    flagged_with_task: list[str] = field(default_factory=list)  # hard: flagged calls must not open or add to one
-    internal_flagged: list[str] = field(default_factory=list)  # hard: internal calls are never scored
-    replies: TaskComparison | None = None  # hard, when the day's mail was sent
-    # Why the stored tasks differ from the ground truth (measured): tasks a wrong number or spam call opened
-    # because it was not flagged, tasks lost because a wanted call was flagged, and assignees the classifier
-    # could not know (an abandoned call rings nobody, and the simulated client base is not in Touchpoint, so a
-    # client it has not talked to yet is assigned by on-duty load instead of to their owner).
-    extra_from_unflagged: int = 0
-    lost_to_flags: int = 0
-    assignee_by_load_differs: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return (
-            self.callbacks_by_rules.ok
-            and not self.flagged_with_task
-            and not self.internal_flagged
-            and (self.replies is None or self.replies.ok)
-        )
-
-    def lines(self) -> list[str]:
-        rules, truth = self.callbacks_by_rules, self.callbacks_vs_truth
-        out = [
-            "callback tasks as the classifier's rules imply from its own flags (hard check): "
-            + rules.line("tasks")
-            + (f"; {rules.assignee_by_load} assigned by on-duty load, not checked" if rules.assignee_by_load else ""),
-            *(f"  {d}" for d in rules.details()),
-            f"flagged calls with a callback task (hard check): {len(self.flagged_with_task)}; "
-            f"internal calls flagged (hard check): {len(self.internal_flagged)}",
-            self.flags.line(),
-            "callback tasks against the ground truth (measured): " + truth.line("tasks"),
-            f"  of which: extra because a wrong number/spam call was not flagged {self.extra_from_unflagged}, lost "
-            f"because a wanted call was flagged {self.lost_to_flags}, other assignee because the abandoned call "
-            f"was from a client Touchpoint did not know yet (assigned by on-duty load) {self.assignee_by_load_differs}",
-        ]
-        if self.replies is not None:
-            out.append("reply tasks (hard check): " + self.replies.line("tasks"))
-            out.extend(f"  {d}" for d in self.replies.details())
-        return out
-
-
 async def stored_callbacks(conn: asyncpg.Connection, day: OfficeDay, source: str = "generic") -> list[StoredTask]:
     prefix = f"sim{day.seed}-{day.office.day:%Y%m%d}-"
     rows = await conn.fetch(
@@ -315,31 +141,22 @@ async def check_work(
         source,
         prefix,
     )
-    flag_of = {r["external_id"]: r["flag"] for r in rows}
-    internal_flagged = sorted(r["external_id"] for r in rows if r["internal"] and r["flag"] is not None)
-
-    def flagged(call: SimCall) -> bool:
-        return flag_of.get(call.call_id) in ("pending", "confirmed")
-
+    flagged = {r["external_id"] for r in rows if r["flag"] in ("pending", "confirmed")}
     stored = await stored_callbacks(conn, day, source)
-    flagged_ids = {c.call_id for c in day.calls if flagged(c)}
-    implied = expected_callbacks(day.calls, flagged=flagged)
-    truth = compare_callbacks(day.tasks, stored)
-    by_load = {t.opened_by[0] for t in implied if t.assignee is None}
-    unwanted = {c.call_id for c in day.calls if labelled_unwanted(c)}
-    truth_openers = {t.opened_by[0]: t.opened_by for t in day.tasks}
     result = WorkCheck(
-        flags=score_flags(day.calls, flagged),
-        callbacks_by_rules=compare_callbacks(implied, stored),
-        callbacks_vs_truth=truth,
-        flagged_with_task=sorted({cid for t in stored for cid in t.linked if cid in flagged_ids}),
-        internal_flagged=internal_flagged,
-        extra_from_unflagged=sum(1 for x in truth.extra if x in unwanted),
-        lost_to_flags=sum(1 for x in truth.lost if set(truth_openers[x]) & flagged_ids),
-        assignee_by_load_differs=sum(1 for x, _, _ in truth.wrong_assignee if x in by_load),
+        flags=score_flags(day.calls, lambda c: c.call_id in flagged),
+        callbacks=compare_callbacks(
+            day.tasks,
+            stored,
+            flagged,
+            unwanted={c.call_id for c in day.calls if c.unwanted},
+            rang={c.call_id: c.rang for c in day.calls},
+        ),
+        flagged_with_task=sorted({cid for t in stored for cid in t.linked if cid in flagged}),
+        internal_flagged=sorted(r["external_id"] for r in rows if r["internal"] and r["flag"] is not None),
     )
     if emails:
-        result.replies = compare_replies(expected_replies(day.emails), await stored_replies(conn, day))
+        result.replies = compare_replies(day.replies, await stored_replies(conn, day))
     return result
 
 

@@ -1,11 +1,5 @@
-"""Generating an office day (pure, deterministic for a seed): who works there, who calls whom and when, what
-happens to each call, and which follow-ups a person would expect.
-
-The day is played forward in time: client calls, sales calls, internal calls, unknown and spam callers arrive
-at random moments (busier late morning and mid-afternoon); a manager on a call cannot take another, so calls to a
-busy manager are missed or go to voicemail; a missed client call is followed by callbacks from the manager or by
-the client calling again, as in a real office. Ground-truth labels are then derived from the calls in time order
-(`label_tasks`), so they stay consistent however the day was generated."""
+"""Generating office days (pure, deterministic for a seed), played forward in time, each call and email labelled as
+it happens: who called, which callback task a client's miss needs and which conversation answers it."""
 
 from __future__ import annotations
 
@@ -13,24 +7,25 @@ import heapq
 import itertools
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bench.simulator.emails import generate_emails
-from bench.simulator.expect import expected_callbacks
 from bench.simulator.model import (
+    TASK_STATUSES,
+    Caller,
     CallKind,
     CallStatus,
     CallStep,
     Contact,
     Direction,
-    ExpectedTask,
     Manager,
     Office,
     OfficeDay,
     SimCall,
+    callback_tasks,
 )
 
 FIRST_NAMES = (
@@ -49,16 +44,28 @@ CLIENT_DOMAINS = ("acme.test", "globex.test", "initech.test", "umbrella.test", "
 
 @dataclass(frozen=True, slots=True)
 class DayShape:
-    """How big and how busy the office is. The defaults are a small sales team on an ordinary day."""
+    """How big and how busy the office is, and who calls it. The defaults are a small sales team on an ordinary
+    day; the unit evaluation uses a busier mix (`EVALUATION_SHAPE`). Each behaviour is one parameter, so a more
+    realistic office (unfilled leads, PBXs that send only final events) is added the same way."""
 
     managers: int = 6
     contacts_per_manager: int = 40
     client_calls_per_manager: int = 24  # inbound + outbound with known clients, before follow-ups
     inbound_share: float = 0.5
+    short_client_call_share: float = 0.0  # answered client calls of 3-9 s ("I'll call you back")
     new_leads_per_manager: float = 1.0
     unknown_missed_per_manager: float = 0.5
     wrong_numbers_per_manager: float = 1.0
-    spam_callers: int = 2
+    wrong_number_missed_share: float = 0.0  # wrong-number calls nobody answered (0: such calls are not generated)
+    long_wrong_number_share: float = 0.0  # answered wrong numbers that take 10-25 s to sort out, not 2-9 s
+    # Numbers that misdial us again and again (one digit off a popular one), the same every day of a seed, and the
+    # share of wrong-number calls that come from them rather than from a new number.
+    wrong_number_pool: int = 0
+    wrong_number_repeat_share: float = 0.0
+    spam_callers: int = 2  # robocaller numbers, the same every day of a seed; each calls every day
+    spam_calls_per_caller: tuple[int, int] = (3, 6)  # a different manager each time
+    one_ring_spam_share: float = 0.0  # unanswered spam calls that hang up after a ring or two
+    telemarketer_share: float = 0.0  # answered spam calls that talk 20-45 s, not 1-6 s
     internal_per_manager: float = 2.0
     email_threads_per_manager: int = 4
     outbound_emails_per_manager: int = 3
@@ -81,8 +88,18 @@ class _Intent:
 
 
 class _DayBuilder:
-    def __init__(self, seed: int, office: Office, rng: random.Random, start: datetime, end: datetime) -> None:
+    def __init__(
+        self,
+        seed: int,
+        office: Office,
+        shape: DayShape,
+        rng: random.Random,
+        start: datetime,
+        end: datetime,
+        waiting: dict[str, str],
+    ) -> None:
         self.seed = seed
+        self.shape = shape
         self.office = office
         self.rng = rng
         self.start = start
@@ -94,6 +111,10 @@ class _DayBuilder:
         self.counter = itertools.count()
         self.call_counter = itertools.count(1)
         self.pending_followup: set[str] = set()  # counterparts with a follow-up already planned
+        # The generator's own memory of the day, from which the labels come: which client is on a call with us
+        # until when (a person is on one call at a time), and which client still waits for a conversation.
+        self.line_busy_until: dict[str, datetime] = {}
+        self.waiting = waiting  # counterpart → the label of the callback task their misses need
 
     # -- scheduling -------------------------------------------------------------------------------------------
 
@@ -115,6 +136,9 @@ class _DayBuilder:
 
     def occupy(self, manager_id: str, until: datetime) -> None:
         self.busy_until[manager_id] = max(self.busy_until[manager_id], until)
+
+    def line_free(self, counterpart: str, at: datetime) -> bool:
+        return self.line_busy_until.get(counterpart, at) <= at
 
     def run(self) -> None:
         while self.queue:
@@ -155,8 +179,8 @@ class _DayBuilder:
         contact: Contact | None,
         talk_s: int = 0,
         other: Manager | None = None,
-        wrong_number: bool = False,
-        spam: bool = False,
+        caller: Caller = "client",
+        ring_s: int | None = None,
     ) -> SimCall:
         call_id = self.new_call_id()
         if direction == "inbound":
@@ -171,7 +195,7 @@ class _DayBuilder:
             frm, to = manager.extension, other.extension
         base = {"call_id": call_id, "direction": direction, "from": frm, "to": to}
         agent = manager.extension if manager is not None else None
-        events = self.lifecycle(call_id, direction, at, status, agent, talk_s)
+        events = self.lifecycle(call_id, direction, at, status, agent, talk_s, ring_s)
         key = counterpart if counterpart is not None else f"call:generic:{call_id}"
         steps = []
         for seq, (when, fields) in enumerate(events):
@@ -179,6 +203,15 @@ class _DayBuilder:
             payload.update({k: v for k, v in fields.items() if v is not None})
             steps.append(CallStep(at=when, call_id=call_id, key=key, payload=payload))
         ended = max(s.at for s in steps)
+        callback_task = closes_task = None
+        if caller == "client" and counterpart is not None:
+            # A client is on one call with us at a time, so their calls end in the order they start: the first
+            # conversation after a miss is the one that answers it.
+            self.line_busy_until[counterpart] = ended
+            if direction == "inbound" and status in TASK_STATUSES:
+                callback_task = self.waiting.setdefault(counterpart, call_id)
+            elif status == "answered":
+                closes_task = self.waiting.pop(counterpart, None)
         call = SimCall(
             call_id=call_id,
             kind=kind,
@@ -191,8 +224,9 @@ class _DayBuilder:
             status=status,
             talk_s=talk_s if status == "answered" else 0,
             steps=tuple(steps),
-            wrong_number=wrong_number,
-            spam=spam,
+            caller="colleague" if direction == "internal" else caller,
+            callback_task=callback_task,
+            closes_task=closes_task,
         )
         self.calls.append(call)
         if manager is not None and status == "answered":
@@ -202,9 +236,16 @@ class _DayBuilder:
         return call
 
     def lifecycle(
-        self, call_id: str, direction: Direction, at: datetime, status: CallStatus, agent: str | None, talk_s: int
+        self,
+        call_id: str,
+        direction: Direction,
+        at: datetime,
+        status: CallStatus,
+        agent: str | None,
+        talk_s: int,
+        ring_s: int | None = None,
     ) -> list[tuple[datetime, dict[str, Any]]]:
-        """The PBX events of one call, as (moment, fields) pairs."""
+        """The PBX events of one call, as (moment, fields) pairs. `ring_s`: how long an unanswered call rang."""
         rng = self.rng
         events: list[tuple[datetime, dict[str, Any]]] = []
         t = at
@@ -231,7 +272,7 @@ class _DayBuilder:
             t += timedelta(seconds=rng.randint(4, 18) + rng.randint(10, 90))
             recorded = True
         else:  # missed: it rang, nobody answered
-            t += timedelta(seconds=rng.randint(15, 40))
+            t += timedelta(seconds=ring_s if ring_s is not None else rng.randint(15, 40))
         ending["duration_s"] = (t - at).seconds
         events.append((t, ending))
         if recorded:
@@ -244,9 +285,21 @@ class _DayBuilder:
     def talk(self, median_s: float, low: int, high: int) -> int:
         return int(min(max(self.rng.lognormvariate(0, 0.8) * median_s, low), high))
 
+    def client_talk(self, median_s: float, low: int, high: int) -> int:
+        """A conversation with a client; some are only a few seconds ("I'll call you back")."""
+        if self.chance(self.shape.short_client_call_share):
+            return self.rng.randint(3, 9)
+        return self.talk(median_s, low, high)
+
+    def chance(self, share: float) -> bool:
+        """A draw only when the share is set, so a shape that leaves it at 0 gives the same day as before."""
+        return share > 0 and self.rng.random() < share
+
     # -- what happens ---------------------------------------------------------------------------------------------
 
     def _on_client_inbound(self, at: datetime, contact: Contact, kind: CallKind = "client_inbound") -> None:
+        if not self.line_free(contact.phone, at):
+            return  # already on the phone with us: they do not call as well
         owner = self.office.manager(contact.owner)
         r = self.rng.random()
         if self.free(owner.id, at):
@@ -255,7 +308,7 @@ class _DayBuilder:
             )
         else:
             status = "voicemail" if r < 0.4 else "missed" if r < 0.8 else "abandoned" if r < 0.9 else "busy"
-        talk_s = self.talk(150, 15, 1800) if status == "answered" else 0
+        talk_s = self.client_talk(150, 15, 1800) if status == "answered" else 0
         call = self.add_call(
             kind=kind,
             direction="inbound",
@@ -308,6 +361,8 @@ class _DayBuilder:
             return
         r = self.rng.random()
         status: CallStatus = "answered" if r < 0.7 else "missed" if r < 0.92 else "busy"
+        if not self.line_free(counterpart, at):
+            status = "busy"
         self.add_call(
             kind="callback",
             direction="outbound",
@@ -316,7 +371,7 @@ class _DayBuilder:
             manager=manager,
             counterpart=counterpart,
             contact=contact,
-            talk_s=self.talk(180, 20, 1800) if status == "answered" else 0,
+            talk_s=self.client_talk(180, 20, 1800) if status == "answered" else 0,
         )
         if status == "answered" or attempt >= 3:
             self.pending_followup.discard(counterpart)
@@ -337,6 +392,8 @@ class _DayBuilder:
                 return
         r = self.rng.random()
         status: CallStatus = "answered" if r < 0.55 else "missed" if r < 0.9 else "busy" if r < 0.98 else "failed"
+        if status != "failed" and not self.line_free(contact.phone, at):
+            status = "busy"
         self.add_call(
             kind="client_outbound",
             direction="outbound",
@@ -345,7 +402,7 @@ class _DayBuilder:
             manager=manager,
             counterpart=contact.phone,
             contact=contact,
-            talk_s=self.talk(200, 20, 2400) if status == "answered" else 0,
+            talk_s=self.client_talk(200, 20, 2400) if status == "answered" else 0,
         )
 
     def free_manager(self, at: datetime) -> Manager | None:
@@ -356,19 +413,7 @@ class _DayBuilder:
         """Numbers not in the base reach the hunt group: the first free manager takes it."""
         manager = self.free_manager(at)
         if kind == "wrong_number":
-            if manager is None:
-                return  # nobody could answer: nobody ever learns it was a wrong number
-            self.add_call(
-                kind=kind,
-                direction="inbound",
-                at=at,
-                status="answered",
-                manager=manager,
-                counterpart=number,
-                contact=None,
-                talk_s=self.rng.randint(2, 9),
-                wrong_number=True,
-            )
+            self.wrong_number(at, number, manager)
             return
         if kind == "new_lead" and manager is not None:
             self.add_call(
@@ -379,7 +424,7 @@ class _DayBuilder:
                 manager=manager,
                 counterpart=number,
                 contact=None,
-                talk_s=self.talk(240, 40, 1800),
+                talk_s=self.client_talk(240, 40, 1800),
             )
             return
         rang = manager or self.rng.choice(self.office.managers)
@@ -394,8 +439,32 @@ class _DayBuilder:
         )
         self.follow_up(call, None, rang)
 
+    def wrong_number(self, at: datetime, number: str, manager: Manager | None) -> None:
+        shape = self.shape
+        if manager is None and not shape.wrong_number_missed_share:
+            return  # nobody could answer: nobody ever learns it was a wrong number
+        missed = manager is None or self.chance(shape.wrong_number_missed_share)
+        if missed:
+            manager, talk_s = manager or self.rng.choice(self.office.managers), 0
+        else:
+            long = self.chance(shape.long_wrong_number_share)
+            talk_s = self.rng.randint(10, 25) if long else self.rng.randint(2, 9)
+        self.add_call(
+            kind="wrong_number",
+            direction="inbound",
+            at=at,
+            status="missed" if missed else "answered",
+            manager=manager,
+            counterpart=number,
+            contact=None,
+            talk_s=talk_s,
+            caller="wrong_number",
+        )
+
     def _on_spam(self, at: datetime, number: str, manager: Manager) -> None:
         answered = self.free(manager.id, at) and self.rng.random() < 0.5
+        one_ring = not answered and self.chance(self.shape.one_ring_spam_share)
+        telemarketer = answered and self.chance(self.shape.telemarketer_share)
         self.add_call(
             kind="spam",
             direction="inbound",
@@ -404,8 +473,9 @@ class _DayBuilder:
             manager=manager,
             counterpart=number,
             contact=None,
-            talk_s=self.rng.randint(1, 6) if answered else 0,
-            spam=True,
+            talk_s=(self.rng.randint(20, 45) if telemarketer else self.rng.randint(1, 6)) if answered else 0,
+            caller="spam",
+            ring_s=self.rng.randint(1, 2) if one_ring else None,
         )
 
     def _on_internal(self, at: datetime, caller: Manager, callee: Manager) -> None:
@@ -462,6 +532,8 @@ def build_office(seed: int, day: date, shape: DayShape) -> Office:
         journal_address=f"crm-journal@{shape.mail_domain}",
         managers=managers,
         contacts=tuple(contacts),
+        spam_numbers=tuple(_unique_number(rng, used) for _ in range(shape.spam_callers)),
+        wrong_numbers=tuple(_unique_number(rng, used) for _ in range(shape.wrong_number_pool)),
     )
 
 
@@ -495,14 +567,30 @@ def _unique_number(rng: random.Random, used: set[str]) -> str:
 
 def generate_day(seed: int, day: date, shape: DayShape | None = None) -> OfficeDay:
     """The same (seed, day, shape) always gives the same office day, to the byte."""
+    return generate_days(seed, day, 1, shape)[0]
+
+
+def generate_days(seed: int, first: date, days: int, shape: DayShape | None = None) -> tuple[OfficeDay, ...]:
+    """Consecutive days of one office: the same clients, robocallers and misdialling numbers, new numbers never
+    reused, and a client still waiting for a callback at closing time still waiting the next morning (so their
+    next miss adds to the same labelled task: `callback_tasks` over all the days' calls gives the run's tasks)."""
     shape = shape or DayShape()
-    office = build_office(seed, day, shape)
+    office = build_office(seed, first, shape)
+    used: set[str] = {c.phone for c in office.contacts} | set(office.own_numbers)
+    used |= set(office.spam_numbers) | set(office.wrong_numbers)
+    waiting: dict[str, str] = {}
+    return tuple(
+        _one_day(seed, replace(office, day=first + timedelta(days=d)), shape, used, waiting) for d in range(days)
+    )
+
+
+def _one_day(seed: int, office: Office, shape: DayShape, used: set[str], waiting: dict[str, str]) -> OfficeDay:
+    day = office.day
     tz = ZoneInfo(shape.timezone)
     start = datetime.combine(day, shape.opens, tz).astimezone(UTC)
     end = datetime.combine(day, shape.closes, tz).astimezone(UTC)
     rng = random.Random(f"day:{seed}:{day.isoformat()}")
-    builder = _DayBuilder(seed, office, rng, start, end)
-    used: set[str] = {c.phone for c in office.contacts} | set(office.own_numbers)
+    builder = _DayBuilder(seed, office, shape, rng, start, end, waiting)
     n = len(office.managers)
 
     for _ in range(shape.client_calls_per_manager * n):
@@ -518,10 +606,12 @@ def generate_day(seed: int, day: date, shape: DayShape | None = None) -> OfficeD
         ("wrong_number", shape.wrong_numbers_per_manager),
     ):
         for _ in range(round(per_manager * n)):
-            builder.plan(builder.random_moment(), "unknown", number=_unique_number(rng, used), kind=kind)
-    for _ in range(shape.spam_callers):
-        number = _unique_number(rng, used)
-        for manager in rng.sample(office.managers, k=min(len(office.managers), rng.randint(3, 6))):
+            repeat = kind == "wrong_number" and office.wrong_numbers and rng.random() < shape.wrong_number_repeat_share
+            number = rng.choice(office.wrong_numbers) if repeat else _unique_number(rng, used)
+            builder.plan(builder.random_moment(), "unknown", number=number, kind=kind)
+    for number in office.spam_numbers:
+        # A robocaller rings a different manager each time, so at most once per manager a day.
+        for manager in rng.sample(office.managers, k=min(n, rng.randint(*shape.spam_calls_per_caller))):
             builder.plan(builder.random_moment(), "spam", number=number, manager=manager)
     if n >= 2:
         for _ in range(round(shape.internal_per_manager * n)):
@@ -531,12 +621,5 @@ def generate_day(seed: int, day: date, shape: DayShape | None = None) -> OfficeD
 
     calls = tuple(sorted(builder.calls, key=lambda c: (c.started_at, c.call_id)))
     emails = generate_emails(office, random.Random(f"mail:{seed}:{day.isoformat()}"), start, end, shape, seed)
-    return OfficeDay(
-        seed=seed, office=office, start=start, end=end, calls=calls, emails=emails, tasks=label_tasks(office, calls)
-    )
-
-
-def label_tasks(office: Office, calls: tuple[SimCall, ...]) -> tuple[ExpectedTask, ...]:
-    """The callback tasks a person would expect: the classifier's rules applied to the labels, knowing the
-    office's client base (see `bench.simulator.expect`)."""
-    return expected_callbacks(calls, owners={c.phone: c.owner for c in office.contacts})
+    tasks = callback_tasks(calls, owners={c.id: c.owner for c in office.contacts})
+    return OfficeDay(seed=seed, office=office, start=start, end=end, calls=calls, emails=emails, tasks=tasks)

@@ -1,11 +1,9 @@
-"""What a simulated office day is made of: the office (managers, contacts, numbers, hours), the calls and emails
-of the day as the PBX and mail servers would send them, and the ground truth about each of them.
-
-Everything here is plain frozen data, so tests, benchmarks and `make demo` can share one generated day and a
-checker can compare what Touchpoint stored with what should have happened."""
+"""What a simulated office day is made of: the office, its calls and emails as PBX and mail servers send them, and
+the ground-truth label each call and email carries (plain frozen data, shared by tests, benchmarks and the demo)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from email.message import Message
@@ -32,6 +30,11 @@ TASK_STATUSES: frozenset[str] = frozenset({"missed", "abandoned"})
 # What a manager in the simulated office returns whether or not Touchpoint makes a task of it: the generator's
 # behaviour, kept apart from the label so the same seed still gives the same day.
 RETURNED_STATUSES: frozenset[str] = frozenset({"missed", "abandoned", "voicemail", "busy"})
+
+# Who is on the other end of a call: the class a flag is scored against. A new lead is a client; wrong numbers and
+# spam are distinct classes (a person who misdialled is not a robocaller), and colleagues are never scored.
+Caller = Literal["client", "wrong_number", "spam", "colleague"]
+UNWANTED: frozenset[str] = frozenset({"wrong_number", "spam"})
 
 EmailKind = Literal["received", "sent", "auto-reply", "bounce", "bulk", "internal"]
 
@@ -66,6 +69,8 @@ class Office:
     journal_address: str  # our mailbox that gets a copy of outbound mail (smart BCC)
     managers: tuple[Manager, ...]
     contacts: tuple[Contact, ...]
+    spam_numbers: tuple[str, ...] = ()  # robocallers that call every day
+    wrong_numbers: tuple[str, ...] = ()  # numbers that misdial us again and again
 
     @property
     def own_numbers(self) -> tuple[str, ...]:
@@ -98,26 +103,42 @@ class SimCall:
     status: CallStatus  # the automatic status Touchpoint must derive
     talk_s: int
     steps: tuple[CallStep, ...]
-    wrong_number: bool = False
-    spam: bool = False
+    caller: Caller = "client"
+    # Labels set by the generator as the day happens (ids are the call id of the need's first miss): a client's
+    # missed call that a callback task must cover (repeat misses before anyone reached the client share one), and
+    # the client's next conversation with us, which answers it.
+    callback_task: str | None = None
+    closes_task: str | None = None
+
+    @property
+    def wrong_number(self) -> bool:
+        return self.caller == "wrong_number"
+
+    @property
+    def spam(self) -> bool:
+        return self.caller == "spam"
+
+    @property
+    def unwanted(self) -> bool:
+        """The ground truth a wrong-number/spam flag is scored against."""
+        return self.caller in UNWANTED
 
     @property
     def connected(self) -> bool:
-        """A real conversation with the external party: what closes a callback task."""
-        return self.status == "answered" and not self.wrong_number and not self.spam and self.direction != "internal"
+        """A real conversation with a client."""
+        return self.status == "answered" and self.caller == "client" and self.direction != "internal"
 
     @property
     def opens_task(self) -> bool:
-        return self.wants_callback and self.status in TASK_STATUSES
+        return self.callback_task is not None
 
     @property
     def wants_callback(self) -> bool:
-        """The office returns this call (voicemail and busy too), whether or not it opens a task."""
+        """The simulated office returns this call (voicemail and busy too), whether or not a task covers it."""
         return (
             self.direction == "inbound"
             and self.status in RETURNED_STATUSES
-            and not self.wrong_number
-            and not self.spam
+            and self.caller == "client"
             and self.counterpart is not None
         )
 
@@ -138,7 +159,8 @@ class SimCall:
 
 @dataclass(frozen=True, slots=True)
 class ExpectedTask:
-    """One open callback task per counterpart: repeat misses add attempts; a connected call closes it."""
+    """A callback task as the labels describe it: the client's misses it covers and the conversation that
+    answered them (`callback_tasks` groups the calls' labels; nothing here re-applies the classifier's rules)."""
 
     counterpart: str
     contact_id: str | None
@@ -153,8 +175,7 @@ class ExpectedTask:
 
 @dataclass(frozen=True, slots=True)
 class ExpectedReply:
-    """One open reply task per email thread: inbound mail opens it (more inbound mail adds attempts), the
-    manager's next mail in the thread closes it."""
+    """A reply task as the labels describe it: the client's mail that needs a reply and the manager's answer."""
 
     thread_root: str  # Message-ID of the thread's first message
     opened_by: tuple[str, ...]  # Message-IDs of the inbound mail, first first
@@ -207,6 +228,10 @@ class OfficeDay:
         return next(c for c in self.calls if c.call_id == call_id)
 
     @property
+    def replies(self) -> tuple[ExpectedReply, ...]:
+        return reply_tasks(self.emails)
+
+    @property
     def steps(self) -> list[CallStep]:
         return sorted((s for c in self.calls for s in c.steps), key=lambda s: (s.at, s.call_id))
 
@@ -232,3 +257,40 @@ class OfficeDay:
             email_by_kind=dict(sorted(email_by_kind.items())),
             reply_tasks=sum(1 for e in self.emails if e.needs_reply),
         )
+
+
+def callback_tasks(calls: tuple[SimCall, ...], owners: Mapping[str, str]) -> tuple[ExpectedTask, ...]:
+    """The callback tasks the calls' labels describe. `owners`: contact id → owning manager, who should call
+    back; a number that is nobody's contact is the manager's whose phone rang."""
+    by_task: dict[str, list[SimCall]] = {}
+    closer: dict[str, SimCall] = {}
+    for call in calls:
+        if call.callback_task is not None:
+            by_task.setdefault(call.callback_task, []).append(call)
+        if call.closes_task is not None:
+            closer[call.closes_task] = call
+    tasks = []
+    for task_id, misses in by_task.items():
+        first, done = misses[0], closer.get(task_id)
+        assert first.counterpart is not None, "only a number can be called back"
+        answered = (done.answered_at or done.started_at) if done else None
+        tasks.append(
+            ExpectedTask(
+                counterpart=first.counterpart,
+                contact_id=first.contact_id,
+                assignee=owners[first.contact_id] if first.contact_id else first.manager_id if first.rang else None,
+                opened_by=tuple(c.call_id for c in misses),
+                closed_by=done.call_id if done else None,
+                closed_after_s=max(0, int((answered - first.decided_at).total_seconds())) if answered else None,
+                closed_by_manager=done.manager_id if done else None,
+            )
+        )
+    return tuple(sorted(tasks, key=lambda t: t.opened_by[0]))
+
+
+def reply_tasks(emails: tuple[SimEmail, ...]) -> tuple[ExpectedReply, ...]:
+    """The reply tasks the mail's labels describe: each mail that needs a reply, and the mail that `answers` it."""
+    answer = {e.answers: e.message_id for e in emails if e.answers}
+    return tuple(
+        ExpectedReply(e.thread_root, (e.message_id,), answer.get(e.message_id)) for e in emails if e.needs_reply
+    )

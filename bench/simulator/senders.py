@@ -21,7 +21,7 @@ from typing import Protocol
 import aiohttp
 
 from bench.simulator.model import CallStep, SimEmail
-from services.ingest.verify_signature import sign_generic
+from services.ingest.calls.generic import sign_generic
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,10 +12,10 @@ from prometheus_client import CollectorRegistry
 
 from schemas.topics import ALL_TOPICS
 from services.ingest.app import IngestDeps, build_app
-from services.ingest.mailgun import TokenReplayCache
+from services.ingest.email.replay_cache import TokenReplayCache
+from services.ingest.email.smtp import SmtpServer
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publish import EventPublisher
-from services.ingest.serve_smtp import SmtpServer
 from services.ingest.settings import IngestSettings
 from services.runtime.errors import KafkaUnavailable
 from services.runtime.health import CachedReadiness
@@ -37,7 +37,8 @@ async def main() -> None:
     configure_logging(LogSettings(), "ingest")
     try:
         await ensure_topics(kafka, ALL_TOPICS)
-    except Exception as exc:
+    except KafkaUnavailable as exc:
+        # The broker may come up after ingest: requests answer 503 until then. A settings mismatch is refused.
         log.warning("ingest.topics_not_checked", error=repr(exc))
     producer = DurableProducer(
         kafka,

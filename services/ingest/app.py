@@ -1,7 +1,5 @@
-"""The ingest HTTP application: routes, the error/metrics middleware, health, metrics and OpenAPI.
-
-Handlers verify the sender on the raw bytes, parse, normalize (pure functions), then publish and answer only
-after the broker acknowledged. Every failure becomes a problem+json response; Kafka trouble becomes 503."""
+"""The ingest HTTP application: the registry's webhooks, health, metrics and OpenAPI, behind one middleware that
+logs and counts each request and turns every failure into problem+json (Kafka trouble into 503)."""
 
 from __future__ import annotations
 
@@ -11,18 +9,18 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.ingest.deps import DEPS, IngestDeps
+from services.ingest.http.problems import Problem, unavailable
 from services.ingest.openapi import build_openapi
-from services.ingest.problems import Problem, unavailable
-from services.ingest.routes import ROUTES
+from services.ingest.sources import SOURCES
 from services.runtime.errors import KafkaUnavailable
-from services.runtime.health import healthz, readiness_response
+from services.runtime.health import add_health_routes
 
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+__all__ = ["IngestDeps", "build_app"]
 
 
 @web.middleware
@@ -71,29 +69,17 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     return response
 
 
-async def readyz(request: web.Request) -> web.Response:
-    return await readiness_response(request.app[DEPS].ready)
-
-
-async def metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[DEPS].metrics.registry)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
 async def openapi(request: web.Request) -> web.Response:
     return web.Response(text=json.dumps(build_openapi(), indent=2), content_type="application/json")
-
-
-__all__ = ["IngestDeps", "build_app"]
 
 
 def build_app(deps: IngestDeps) -> web.Application:
     app = web.Application(middlewares=[problem_middleware], client_max_size=deps.settings.max_body_bytes)
     app[DEPS] = deps
-    for route in ROUTES:
-        app.router.add_route(route.method, route.path, route.handler, name=route.source)
-    app.router.add_get("/healthz", healthz, name="healthz")
-    app.router.add_get("/readyz", readyz, name="readyz")
-    app.router.add_get("/metrics", metrics, name="metrics")
+    for source in SOURCES:
+        resource = app.router.add_resource(source.route, name=source.name)
+        for method in source.methods:
+            resource.add_route(method, source.handler)
+    add_health_routes(app, deps.ready, deps.metrics.registry)
     app.router.add_get("/openapi.json", openapi, name="openapi")
     return app

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from services.ingest.mailgun import TokenReplayCache
+from services.ingest.email.replay_cache import TokenReplayCache
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publish import EventPublisher
 from services.ingest.settings import IngestSettings

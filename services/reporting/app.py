@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from services.reporting.routes import ROUTES
 from services.reporting.views import DEPS, ReportingDeps, Route, make_view
-from services.runtime.health import READY, REGISTRY, healthz, metrics, readyz
+from services.runtime.health import add_health_routes
 
 # Routes served without the route table's checks: the process's own health, for probes (no data in them).
 HEALTH_PATHS: tuple[str, ...] = ("/healthz", "/readyz", "/metrics")
@@ -57,17 +57,13 @@ def _short_time(value: str | None) -> str:
 def build_app(deps: ReportingDeps, routes: Sequence[Route] = ROUTES) -> web.Application:
     app = web.Application(client_max_size=256 * 1024)
     app[DEPS] = deps
-    app[READY] = deps.ready
-    app[REGISTRY] = CollectorRegistry()
     app.cleanup_ctx.append(_producer(deps))
     for route in routes:
         if route.page is not None:
             app.router.add_route(route.method, route.page, make_view(route, api=False))
         if route.api is not None:
             app.router.add_route(route.method, route.api, make_view(route, api=True))
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
+    add_health_routes(app, deps.ready, CollectorRegistry())
     return app
 
 

@@ -1,4 +1,4 @@
-"""Readiness checks and a tiny health/metrics HTTP app for processes whose main work is not HTTP."""
+"""Readiness checks and the /healthz, /readyz and /metrics handlers every process serves (`add_health_routes`)."""
 
 from __future__ import annotations
 
@@ -49,11 +49,17 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=generate_latest(request.app[REGISTRY]), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def health_app(ready: CachedReadiness, registry: CollectorRegistry) -> web.Application:
-    app = web.Application()
+def add_health_routes(app: web.Application, ready: CachedReadiness, registry: CollectorRegistry) -> None:
+    """GET /healthz, /readyz and /metrics on `app`, each route named after its path."""
     app[READY] = ready
     app[REGISTRY] = registry
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz, name="healthz")
+    app.router.add_get("/readyz", readyz, name="readyz")
+    app.router.add_get("/metrics", metrics, name="metrics")
+
+
+def health_app(ready: CachedReadiness, registry: CollectorRegistry) -> web.Application:
+    """The whole HTTP face of a process whose main work is not HTTP (the classifier)."""
+    app = web.Application()
+    add_health_routes(app, ready, registry)
     return app

@@ -19,11 +19,11 @@ from pydantic import SecretStr
 from twilio.request_validator import RequestValidator
 
 from services.ingest.app import IngestDeps, build_app
-from services.ingest.mango import mango_sign
+from services.ingest.calls.mango import mango_sign
+from services.ingest.calls.zadarma import SIGNED_FIELDS
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publish import EventPublisher
 from services.ingest.settings import IngestSettings
-from services.ingest.zadarma import SIGNED_FIELDS
 from services.runtime.health import CachedReadiness
 from services.runtime.kafka import DurableProducer, ProducerLimits, kafka_reachable
 from services.runtime.settings import KafkaSettings
@@ -32,7 +32,7 @@ Client = TestClient[web.Request, web.Application]
 
 PUBLIC_BASE_URL = "https://ingest.example.com"  # as behind a proxy: Twilio signs the URL it called, not ours
 TWILIO_TOKEN = "test-twilio-auth-token"
-MANGO_KEY, MANGO_SALT = "test-mango-key", "test-mango-salt"
+MANGO_KEY, MANGO_SALT = "test-mango-api-key", "test-mango-api-salt"
 ZADARMA_SECRET = "test-zadarma-secret"
 FS_USER, FS_PASSWORD = "freeswitch", "test-freeswitch-password"
 OWN_NUMBERS = ("+14155550100", "+74951234567")

@@ -18,7 +18,7 @@ import aiohttp
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from deploy.local.procs import free_port
-from services.ingest.verify_signature import sign_generic
+from services.ingest.calls.generic import sign_generic
 from services.runtime.settings import KafkaSettings
 
 REPO = Path(__file__).resolve().parents[2]

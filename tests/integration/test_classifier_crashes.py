@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from schemas.topics import CALLS, INTERACTIONS
-from services.ingest.normalize_generic import GenericCallPayload, normalize_generic
+from services.ingest.calls.generic import GenericCallPayload, normalize_generic
 from services.runtime.kafka import DurableProducer, ProducerLimits
 from services.runtime.settings import KafkaSettings
 from tests.integration.helpers import ServiceProcess, call_body, eventually, read_topic, service_env

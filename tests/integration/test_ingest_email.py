@@ -29,10 +29,10 @@ from pydantic import SecretStr
 from schemas.events import EmailEvent
 from schemas.topics import EMAILS
 from services.ingest.app import IngestDeps, build_app
-from services.ingest.mailgun import sign_mailgun
+from services.ingest.email.mailgun import sign_mailgun
+from services.ingest.email.smtp import SmtpServer
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publish import EventPublisher
-from services.ingest.serve_smtp import SmtpServer
 from services.ingest.settings import IngestSettings
 from services.runtime.health import CachedReadiness
 from services.runtime.kafka import DurableProducer, ProducerLimits

@@ -22,8 +22,8 @@ from schemathesis.specs.openapi.checks import (
 )
 from twilio.request_validator import RequestValidator
 
-from services.ingest.mango import mango_sign
-from services.ingest.zadarma import SIGNED_FIELDS
+from services.ingest.calls.mango import mango_sign
+from services.ingest.calls.zadarma import SIGNED_FIELDS
 from services.runtime.settings import KafkaSettings
 from tests.integration.call_sources import (
     MANGO_KEY,

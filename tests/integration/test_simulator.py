@@ -1,6 +1,6 @@
 """A short simulated office day through real ingest and classifier processes: every simulated call must become
-exactly one interaction with the automatic status (and counterpart) the simulator's ground truth says, and the
-classifier's callback and reply tasks must be exactly what its rules imply (bench/simulator/check.py)."""
+exactly one interaction with the labelled status and counterpart, and the stored callback and reply tasks must be
+the labelled ones wherever no flag intervenes (bench/simulator/compare.py)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ async def ingest_and_classifier(
             await proc.stop()
 
 
-async def test_a_simulated_day_gives_its_interactions_and_the_tasks_the_rules_imply(
+async def test_a_simulated_day_gives_its_interactions_and_the_labelled_tasks(
     ingest_and_classifier: dict[str, ServiceProcess], database_url: str, kafka: KafkaSettings
 ) -> None:
     day = generate_day(seed=42, day=date(2026, 11, 26), shape=SMALL_DAY)
@@ -77,4 +77,4 @@ async def test_a_simulated_day_gives_its_interactions_and_the_tasks_the_rules_im
     assert work is not None
     assert work.ok, "\n".join(work.lines())
     print("\n".join(work.lines()))  # the measurements, for -s
-    assert work.replies is not None and work.replies.matched > 0
+    assert work.callbacks.matched > 0 and work.replies is not None and work.replies.matched > 0

@@ -17,9 +17,9 @@ from deploy.local.kafka_broker import LocalKafka
 from deploy.local.procs import free_port
 from schemas.events import EmailEvent
 from schemas.topics import ALL_TOPICS, EMAILS
+from services.ingest.email.smtp import SmtpServer
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publish import EventPublisher
-from services.ingest.serve_smtp import SmtpServer
 from services.ingest.settings import IngestSettings
 from services.runtime.kafka import DurableProducer, ProducerLimits, ensure_topics
 from services.runtime.settings import KafkaSettings

@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import email
 import email.policy
-from datetime import date
+import itertools
+from datetime import date, timedelta
 
-from bench.simulator import DayShape, generate_day
-from bench.simulator.model import CallStep, OfficeDay
+from bench.simulator import DayShape, ExpectedTask, SimCall, callback_tasks, generate_day, generate_days
+from bench.simulator.model import TASK_STATUSES, CallStep
 from bench.simulator.replay import replay
 from bench.simulator.senders import Delivery, SmtpEmailSender
 from deploy.local.procs import free_port
-from services.ingest.normalize_generic import GenericCallPayload, normalize_generic
+from services.ingest.calls.generic import GenericCallPayload, normalize_generic
 
 DAY = date(2026, 11, 26)
+BUSY = DayShape(
+    managers=4,
+    short_client_call_share=0.1,
+    wrong_numbers_per_manager=4,
+    wrong_number_missed_share=0.2,
+    long_wrong_number_share=0.2,
+    wrong_number_pool=5,
+    wrong_number_repeat_share=0.8,
+    spam_callers=4,
+    one_ring_spam_share=0.5,
+    telemarketer_share=0.5,
+    email_threads_per_manager=0,
+)
 
 
 def test_the_same_seed_gives_the_same_day_and_another_seed_another() -> None:
@@ -37,36 +51,76 @@ def test_every_step_is_a_valid_generic_event_that_normalizes_to_the_true_counter
             assert e.kafka_key() == call.steps[0].key
 
 
-def _labels_hold(day: OfficeDay) -> None:
-    by_id = {c.call_id: c for c in day.calls}
-    opened = [cid for t in day.tasks for cid in t.opened_by]
-    assert sorted(opened) == sorted(c.call_id for c in day.calls if c.opens_task)
-    for task in day.tasks:
+def _labels_hold(calls: tuple[SimCall, ...], tasks: tuple[ExpectedTask, ...]) -> None:
+    by_id = {c.call_id: c for c in calls}
+    opened = [cid for t in tasks for cid in t.opened_by]
+    client_misses = [
+        c.call_id
+        for c in calls
+        if c.caller == "client" and c.direction == "inbound" and c.status in TASK_STATUSES and c.counterpart
+    ]
+    assert sorted(opened) == sorted(client_misses), "every missed call of a client needs a task, no other call"
+    assert sorted(c.call_id for c in calls if c.closes_task) == sorted(t.closed_by for t in tasks if t.closed_by)
+    by_counterpart: dict[str, list[SimCall]] = {}
+    for c in calls:
+        if c.caller == "client" and c.counterpart:
+            by_counterpart.setdefault(c.counterpart, []).append(c)
+    for mine in by_counterpart.values():
+        for earlier, later in itertools.pairwise(sorted(mine, key=lambda c: c.started_at)):
+            assert earlier.ended_at <= later.started_at, "a client is on one call with us at a time"
+    for task in tasks:
         first = by_id[task.opened_by[0]]
         assert all(by_id[cid].counterpart == task.counterpart for cid in task.opened_by)
         if task.closed_by is not None:
             closer = by_id[task.closed_by]
             assert closer.connected and closer.counterpart == task.counterpart
-            assert closer.decided_at >= first.decided_at, "a call that ended before the miss does not answer it"
+            assert closer.started_at >= by_id[task.opened_by[-1]].ended_at
             between = [
-                c
-                for c in day.calls
-                if c.counterpart == task.counterpart and first.decided_at < c.decided_at < closer.decided_at
+                c for c in by_counterpart[task.counterpart] if first.ended_at <= c.started_at < closer.started_at
             ]
-            assert not any(c.connected for c in between), "the first connected call closes the task"
-    for call in day.calls:
-        if call.wrong_number or call.spam:
-            assert call.contact_id is None and not call.opens_task
-        if call.kind == "wrong_number":
-            assert call.status == "answered" and call.talk_s < 10
+            assert not any(c.connected for c in between), "the first conversation after the miss answers it"
+    for call in calls:
+        if call.unwanted:
+            assert call.contact_id is None and not call.opens_task and not call.closes_task
         if call.direction == "internal":
-            assert call.counterpart is None and not call.opens_task
+            assert call.counterpart is None and call.caller == "colleague" and not call.opens_task
 
 
 def test_ground_truth_labels_agree_with_the_calls() -> None:
     for seed in range(5):
-        _labels_hold(generate_day(seed, DAY))
-    _labels_hold(generate_day(9, DAY, DayShape(managers=15, client_calls_per_manager=40)))
+        day = generate_day(seed, DAY)
+        _labels_hold(day.calls, day.tasks)
+    day = generate_day(9, DAY, DayShape(managers=15, client_calls_per_manager=40))
+    _labels_hold(day.calls, day.tasks)
+
+
+def test_a_week_keeps_its_callers_and_carries_a_waiting_client_into_the_next_day() -> None:
+    week = generate_days(3, DAY, 4, BUSY)
+    assert [d.office.day for d in week] == [DAY + timedelta(days=i) for i in range(4)]
+    assert week[0].calls == generate_day(3, DAY, BUSY).calls, "the first day is the day generated alone"
+    calls = tuple(c for d in week for c in d.calls)
+    tasks = callback_tasks(calls, owners={c.id: c.owner for c in week[0].office.contacts})
+    _labels_hold(calls, tasks)
+    days_of = {c.call_id: c.call_id.split("-")[1] for c in calls}
+    assert any(len({days_of[cid] for cid in t.opened_by}) > 1 for t in tasks), "a task spans two days"
+    spam = {c.counterpart for c in calls if c.spam}
+    assert spam == set(week[0].office.spam_numbers)
+    new_leads = [c.counterpart for c in calls if c.kind == "new_lead"]
+    assert len(new_leads) == len(set(new_leads)), "a new number is never reused"
+    repeats = [c.counterpart for c in calls if c.wrong_number and c.counterpart in week[0].office.wrong_numbers]
+    assert len(repeats) > len(set(repeats)), "some numbers misdial us again and again"
+
+
+def test_each_behaviour_of_the_shape_shows_in_the_calls() -> None:
+    calls = [c for d in generate_days(5, DAY, 2, BUSY) for c in d.calls]
+    wrong = [c for c in calls if c.wrong_number]
+    assert any(c.status == "missed" for c in wrong) and any(10 <= c.talk_s <= 25 for c in wrong)
+    spam = [c for c in calls if c.spam]
+    assert any(c.status == "missed" and (c.decided_at - c.started_at).total_seconds() <= 2 for c in spam)
+    assert any(20 <= c.talk_s <= 45 for c in spam), "telemarketers talk"
+    assert any(c.caller == "client" and c.status == "answered" and c.talk_s < 10 for c in calls)
+    plain = [c for c in generate_day(5, DAY).calls if c.wrong_number or c.spam]
+    assert all(c.talk_s < 10 for c in plain) and all(c.status == "answered" for c in plain if c.wrong_number)
 
 
 def test_a_day_has_every_kind_of_traffic_the_classifier_must_tell_apart() -> None:

@@ -1,0 +1,1 @@
+"""Email sources: reading mail (`headers`, `mime`), the Mailgun and Postmark webhooks, and the SMTP server."""

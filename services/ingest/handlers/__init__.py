@@ -1,1 +1,0 @@
-"""One module per source: the aiohttp handler that verifies, parses, normalizes (pure helpers) and publishes."""

@@ -1,0 +1,150 @@
+"""Mailgun: our verifier agrees with the official SDK's, replays are caught, forms become events."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from mailgun.security import SecurityGuard
+
+from services.ingest.email.mailgun import (
+    InvalidMailgunForm,
+    MailgunSignatureError,
+    header_pairs,
+    normalize_mailgun,
+    sign_mailgun,
+    verify_mailgun,
+)
+from services.ingest.email.replay_cache import TokenReplayCache
+
+KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def signed(timestamp: int, token: str, key: str = KEY) -> dict[str, str]:
+    return {"timestamp": str(timestamp), "token": token, "signature": sign_mailgun(key.encode(), str(timestamp), token)}
+
+
+@given(token=st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=60))
+def test_our_signatures_pass_the_official_sdk_and_ours_agree(token: str) -> None:
+    now = int(time.time())
+    fields = signed(now, token)
+    assert SecurityGuard.verify_webhook(KEY, token, fields["timestamp"], fields["signature"]) is True
+    assert verify_mailgun(KEY.encode(), fields, now, 900).token == token
+
+
+def test_a_signature_by_another_key_fails_in_both() -> None:
+    now = int(time.time())
+    fields = signed(now, "t" * 50, key="other-key")
+    assert SecurityGuard.verify_webhook(KEY, fields["token"], fields["timestamp"], fields["signature"]) is False
+    with pytest.raises(MailgunSignatureError, match="does not match") as err:
+        verify_mailgun(KEY.encode(), fields, now, 900)
+    assert err.value.field == "signature"
+
+
+def test_stale_and_future_timestamps_are_refused_like_the_sdk_does() -> None:
+    now = int(time.time())
+    stale = signed(now - 901, "t" * 50)
+    assert SecurityGuard.verify_webhook(KEY, stale["token"], stale["timestamp"], stale["signature"]) is False
+    with pytest.raises(MailgunSignatureError, match="away from now") as err:
+        verify_mailgun(KEY.encode(), stale, now, 900)
+    assert err.value.field == "timestamp"
+    with pytest.raises(MailgunSignatureError, match="away from now"):
+        verify_mailgun(KEY.encode(), signed(now + 901, "t" * 50), now, 900)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"token": "t", "signature": "s"}, "timestamp"),
+        ({"timestamp": "1", "signature": "s"}, "token"),
+        ({"timestamp": "1", "token": "t"}, "signature"),
+        ({"timestamp": "12.5", "token": "t", "signature": "s"}, "timestamp"),
+        ({"timestamp": "١٢", "token": "t", "signature": "s"}, "timestamp"),
+        ({"timestamp": "1", "token": "t" * 501, "signature": "s"}, "token"),
+    ],
+)
+def test_missing_or_malformed_fields_are_named(fields: dict[str, str], field: str) -> None:
+    with pytest.raises(MailgunSignatureError) as err:
+        verify_mailgun(KEY.encode(), fields, 1, 900)
+    assert err.value.field == field
+
+
+def test_replay_cache_remembers_until_the_window_passes_and_stays_bounded() -> None:
+    cache = TokenReplayCache(max_entries=3, ttl_s=100)
+    cache.remember("a", 0)
+    assert cache.seen("a", 99)
+    assert not cache.seen("a", 100)
+    for i, token in enumerate("bcde"):
+        cache.remember(token, 200 + i)
+    assert len(cache) == 3
+    assert not cache.seen("b", 210)
+    assert cache.seen("e", 210)
+
+
+FORM = {
+    "recipient": "sales@example.com",
+    "sender": "ann@client.org",
+    "from": "Ann <ann@client.org>",
+    "subject": "Quote",
+    "body-plain": "Hello\r\n",
+    "message-headers": json.dumps(
+        [
+            ["From", "Ann <ann@client.org>"],
+            ["To", "sales@example.com"],
+            ["Subject", "Quote"],
+            ["Message-Id", "<q1@client.org>"],
+            ["Date", "Thu, 26 Nov 2026 13:00:00 +0100"],
+            ["Auto-Submitted", "auto-replied"],
+        ]
+    ),
+}
+
+
+def test_a_parsed_form_becomes_an_event() -> None:
+    e = normalize_mailgun(FORM, (), received_at=NOW, domains=("example.com",))
+    assert (e.source, e.message_id, e.direction, e.counterpart) == (
+        "mailgun",
+        "<q1@client.org>",
+        "inbound",
+        "ann@client.org",
+    )
+    assert e.envelope_to == ("sales@example.com",)
+    assert e.text == "Hello"
+    assert e.sent_at == NOW
+    assert e.is_auto_reply is True
+
+
+def test_without_message_headers_the_per_header_fields_are_used() -> None:
+    form = {k: v for k, v in FORM.items() if k != "message-headers"} | {"Message-Id": "<q1@client.org>"}
+    e = normalize_mailgun(form, (), received_at=NOW, domains=("example.com",))
+    assert e.message_id == "<q1@client.org>"
+    assert e.sender is not None and e.sender.address == "ann@client.org"
+    assert e.event_id == normalize_mailgun(FORM, (), received_at=NOW, domains=("example.com",)).event_id
+
+
+def test_raw_mime_mode() -> None:
+    form = {
+        "recipient": "sales@example.com",
+        "sender": "ann@client.org",
+        "body-mime": "From: ann@client.org\r\nMessage-ID: <m@c.org>\r\n\r\nHi\r\n",
+    }
+    e = normalize_mailgun(form, (), received_at=NOW, domains=("example.com",))
+    assert (e.message_id, e.text) == ("<m@c.org>", "Hi")
+
+
+@pytest.mark.parametrize("value", ["not json", '{"a": 1}', '[["only-name"]]', "[[1, 2]]"])
+def test_bad_message_headers_are_named(value: str) -> None:
+    with pytest.raises(InvalidMailgunForm) as err:
+        header_pairs({"message-headers": value})
+    assert err.value.field == "message-headers"
+
+
+def test_recipient_is_required() -> None:
+    with pytest.raises(InvalidMailgunForm) as err:
+        normalize_mailgun({"sender": "a@b.org"}, (), received_at=NOW, domains=())
+    assert err.value.field == "recipient"
