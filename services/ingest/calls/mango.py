@@ -12,7 +12,7 @@ from typing import Annotated, Literal, cast
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.events import CallEvent, CallPhase, CallStatus, Direction
+from schemas.events import NO_CONTROLS, CallEvent, CallPhase, CallStatus, Direction
 from services.ingest.calls.parties import (
     CallContext,
     Parties,
@@ -57,9 +57,9 @@ def verify_mango(api_key: str, api_salt: str, form: Mapping[str, str]) -> str:
     return form["json"]
 
 
-Id = Annotated[str, Field(min_length=1, max_length=200)]
-Text = Annotated[str, Field(max_length=200)]
-Extension = Annotated[str, Field(max_length=100)]
+Id = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_CONTROLS)]
+Text = Annotated[str, Field(max_length=200, pattern=NO_CONTROLS)]
+Extension = Annotated[str, Field(max_length=100, pattern=NO_CONTROLS)]
 Epoch = Annotated[int, Field(ge=0, le=32503680000)]
 
 

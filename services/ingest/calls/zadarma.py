@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.events import CallEvent, CallPhase, CallStatus, Direction
+from schemas.events import NO_CONTROLS, CallEvent, CallPhase, CallStatus, Direction
 from services.ingest.calls.parties import (
     CallContext,
     call_context_of,
@@ -86,8 +86,8 @@ def verify_zadarma(secret: bytes, form: Mapping[str, str], signature: str | None
         raise ZadarmaSignatureError("Signature does not match the notification's signed fields")
 
 
-Id = Annotated[str, Field(min_length=1, max_length=200)]
-Party = Annotated[str, Field(max_length=100)]
+Id = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_CONTROLS)]
+Party = Annotated[str, Field(max_length=100, pattern=NO_CONTROLS)]
 LocalTime = Annotated[datetime, Field(description="YYYY-MM-DD HH:MM:SS in the account's time zone")]
 Seconds = Annotated[int, Field(ge=0, le=7 * 24 * 3600)]
 
@@ -126,10 +126,10 @@ class NotifyAnswer(_Timed):
 class _Ended(_Timed):
     internal: Party = ""
     duration: Seconds
-    disposition: Annotated[str, Field(max_length=50)]
-    status_code: Annotated[str, Field(max_length=10)] = ""
+    disposition: Annotated[str, Field(max_length=50, pattern=NO_CONTROLS)]
+    status_code: Annotated[str, Field(max_length=10, pattern=NO_CONTROLS)] = ""
     is_recorded: Literal["0", "1", ""] = ""
-    call_id_with_rec: Annotated[str, Field(max_length=200)] = ""
+    call_id_with_rec: Annotated[str, Field(max_length=200, pattern=NO_CONTROLS)] = ""
 
 
 class NotifyEnd(_Ended):

@@ -23,6 +23,16 @@ _MAX_ADDRESS = 320
 # Whatever a malformed header can make the stdlib raise while it is parsed lazily on access.
 HEADER_ERRORS = (ValueError, TypeError, IndexError, AttributeError, LookupError, email_errors.MessageError)
 _MSG_ID = re.compile(r"<[^<>\s]+>")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class InvalidEmail(ValueError):
+    """The message cannot become an event at all (e.g. not a message, a control character in a message id or an
+    address); permanent, the sender must not retry. `header` names the offending header, if one is to blame."""
+
+    def __init__(self, message: str, header: str | None = None) -> None:
+        super().__init__(message)
+        self.header = header
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +122,14 @@ def normalize_address(addr_spec: str | None) -> str | None:
     return address
 
 
-def _address(display_name: str | None, addr_spec: str | None) -> EmailAddress | None:
+def _address(display_name: str | None, addr_spec: str | None, header: str) -> EmailAddress | None:
+    """None for what is not an address; a control character in an address or its name refuses the message."""
     address = normalize_address(addr_spec)
     if address is None:
         return None
     name = one_line(display_name or "")[:200] or None
+    if _CONTROL.search(address) or (name and _CONTROL.search(name)):
+        raise InvalidEmail(f"{header} contains a control character", header)
     return EmailAddress(address=address, name=name)
 
 
@@ -129,9 +142,10 @@ def _addresses(msg: Message, name: str) -> tuple[EmailAddress, ...]:
             continue
         for item in items:
             try:
-                parsed = _address(item.display_name, item.addr_spec)
+                display_name, addr_spec = item.display_name, item.addr_spec
             except HEADER_ERRORS:
                 continue
+            parsed = _address(display_name, addr_spec, name)
             if parsed is not None and parsed.address not in {a.address for a in found}:
                 found.append(parsed)
     return tuple(found[:MAX_RECIPIENTS])

@@ -16,8 +16,8 @@ from aiohttp import web
 
 from schemas.events import Attachment, EmailEvent
 from services.ingest.deps import DEPS, IngestDeps
-from services.ingest.email.headers import bounded_text, header_facts, message_from_header_pairs
-from services.ingest.email.mime import Body, Envelope, InvalidEmail, build_event, event_from_mime
+from services.ingest.email.headers import InvalidEmail, bounded_text, header_facts, message_from_header_pairs
+from services.ingest.email.mime import Body, Envelope, build_event, event_from_mime
 from services.ingest.http.bodies import require_content_type
 from services.ingest.http.forms import FORM, MULTIPART, read_form_post
 from services.ingest.http.problems import FieldError, Problem, unauthorized
@@ -187,9 +187,10 @@ async def _handle(request: web.Request, deps: IngestDeps) -> web.Response:
             422, "invalid-event", "Event failed validation", str(exc), [FieldError(exc.field, str(exc))]
         ) from exc
     except InvalidEmail as exc:
-        raise Problem(
-            422, "invalid-event", "Event failed validation", str(exc), [FieldError("body-mime", str(exc))]
-        ) from exc
+        field = "body-mime" if "body-mime" in form.fields else "message-headers"
+        if exc.header is not None:
+            field = f"{field}.{exc.header}"
+        raise Problem(422, "invalid-event", "Event failed validation", str(exc), [FieldError(field, str(exc))]) from exc
     await publish_event(deps, event)
     # Only an accepted token counts as used: Mailgun may retry a 503 with the same one.
     deps.mailgun_tokens.remember(signed.token, now.timestamp())

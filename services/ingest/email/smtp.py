@@ -13,8 +13,8 @@ from aiosmtpd.smtp import SMTP, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
 from services.ingest.deps import Clock
-from services.ingest.email.headers import normalize_address
-from services.ingest.email.mime import Envelope, InvalidEmail, event_from_mime
+from services.ingest.email.headers import InvalidEmail, normalize_address
+from services.ingest.email.mime import Envelope, event_from_mime
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publish import EventPublisher
 from services.ingest.settings import IngestSettings
