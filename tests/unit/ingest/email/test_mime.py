@@ -17,13 +17,14 @@ from hypothesis import strategies as st
 
 from schemas.events import MAX_EMAIL_TEXT, EmailEvent
 from services.ingest.email.headers import (
+    InvalidEmail,
     clean_text,
     header_facts,
     html_to_text,
     message_from_header_pairs,
     normalize_address,
 )
-from services.ingest.email.mime import Envelope, InvalidEmail, event_from_mime, parse_message
+from services.ingest.email.mime import Envelope, event_from_mime, parse_message
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 DOMAINS = ("example.com",)
