@@ -4,6 +4,7 @@ SIGTERM stops both from accepting, drains what is in flight, exits."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import structlog
@@ -12,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from schemas.topics import ALL_TOPICS
 from services.ingest.app import IngestDeps, build_app
+from services.ingest.email.parsing_pool import ParsingPool
 from services.ingest.email.replay_cache import TokenReplayCache
 from services.ingest.email.smtp import SmtpServer
 from services.ingest.metrics import IngestMetrics
@@ -46,6 +48,8 @@ async def main() -> None:
     )
     await producer.start()
     metrics = IngestMetrics(CollectorRegistry())
+    parse_threads = ThreadPoolExecutor(settings.email_parse_threads, thread_name_prefix="ingest-parse")
+    parsing = ParsingPool(settings.email_parse_threshold_bytes, parse_threads)
     publisher = EventPublisher(producer, metrics, kafka.topics)
     deps = IngestDeps(
         settings=settings,
@@ -54,13 +58,14 @@ async def main() -> None:
         clock=utc_now,
         ready=CachedReadiness({"kafka": lambda: kafka_reachable(kafka)}),
         mailgun_tokens=TokenReplayCache(settings.mailgun_replay_cache_size, ttl_s=2 * settings.signature_tolerance_s),
+        parsing=parsing,
     )
     runner = web.AppRunner(build_app(deps), access_log=None, shutdown_timeout=settings.send_timeout_s + 1)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     stop = shutdown_event()
     await site.start()
-    smtp = SmtpServer(settings, publisher, metrics, utc_now)
+    smtp = SmtpServer(settings, publisher, metrics, utc_now, parsing)
     await smtp.start()
     log.info(
         "ingest.started",
@@ -73,6 +78,7 @@ async def main() -> None:
     # Both stop accepting and let what is in flight finish (each awaits its ack, bounded by the send timeout).
     await asyncio.gather(runner.cleanup(), smtp.stop(grace_s=settings.send_timeout_s + 1))
     await producer.stop()
+    parse_threads.shutdown(wait=False, cancel_futures=True)
     log.info("ingest.stopped")
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from aiohttp import web
 
+from services.ingest.email.parsing_pool import ParsingPool
 from services.ingest.email.replay_cache import TokenReplayCache
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publish import EventPublisher
@@ -26,6 +27,8 @@ class IngestDeps:
     ready: CachedReadiness
     # Tokens of accepted Mailgun posts; the composition root sizes it, tests get a fresh one each.
     mailgun_tokens: TokenReplayCache = field(default_factory=TokenReplayCache)
+    # Where large emails are parsed; the composition root gives it a bounded pool of its own.
+    parsing: ParsingPool = field(default_factory=ParsingPool)
 
 
 DEPS = web.AppKey("deps", IngestDeps)

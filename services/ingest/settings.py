@@ -61,3 +61,8 @@ class IngestSettings(CompanySettings):
     smtp_hostname: str = Field("localhost", description="the name our SMTP server greets with")
     smtp_max_bytes: int = Field(26_214_400, ge=1024)
     smtp_max_recipients: int = Field(100, ge=1)
+
+    # Limits (docs/email.md and README, limits): a message larger than this is parsed on one of
+    # `email_parse_threads` worker threads instead of the event loop.
+    email_parse_threshold_bytes: int = Field(262_144, ge=0)
+    email_parse_threads: int = Field(2, ge=1)

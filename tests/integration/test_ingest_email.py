@@ -37,7 +37,15 @@ from services.ingest.settings import IngestSettings
 from services.runtime.health import CachedReadiness
 from services.runtime.kafka import DurableProducer, ProducerLimits
 from services.runtime.settings import KafkaSettings
-from tests.integration.helpers import ServiceProcess, headers_of, read_topic, service_env
+from tests.integration.helpers import (
+    GENERIC_SECRET,
+    ServiceProcess,
+    call_body,
+    headers_of,
+    read_topic,
+    service_env,
+    signed_headers,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -400,3 +408,46 @@ async def test_ingest_process_serves_smtp_and_stops_on_sigterm(kafka: KafkaSetti
         code = await proc.stop()
     assert code == 0, proc.logs()[-3000:]
     assert '"ingest.stopped"' in proc.logs()
+
+
+def many_parts(n: int) -> EmailMessage:
+    msg = smtp_message("<huge@client.org>")
+    for i in range(n):
+        msg.add_attachment(b"x" * 2000, maintype="application", subtype="octet-stream", filename=f"f{i}.bin")
+    return msg
+
+
+async def test_webhooks_are_answered_while_a_huge_email_is_parsed(kafka: KafkaSettings) -> None:
+    """A message of a thousand parts takes seconds to parse; on the event loop it froze every webhook for that
+    long. Each webhook sent meanwhile must take a small part of the message's time, not all of it."""
+    settings = email_settings(smtp_max_bytes=8 * 1024 * 1024, generic_secret=SecretStr(GENERIC_SECRET))
+    producer, deps, smtp = await start_ingest(kafka, settings)
+    try:
+        async with TestClient(TestServer(build_app(deps))) as client:
+            started = time.monotonic()
+            send = asyncio.create_task(
+                aiosmtplib.send(
+                    many_parts(1000),
+                    hostname="127.0.0.1",
+                    port=smtp.port,
+                    sender="ann@client.org",
+                    recipients=["sales@example.com"],
+                    timeout=120,
+                )
+            )
+            latencies = []
+            while not send.done():
+                body = call_body(f"during-{len(latencies)}", event="ringing")
+                asked = time.monotonic()
+                response = await client.post("/webhooks/generic", data=body, headers=signed_headers(body))
+                assert response.status == 202, await response.text()
+                latencies.append(time.monotonic() - asked)
+                await asyncio.sleep(0.02)
+            _, reply = await send
+            took = time.monotonic() - started
+    finally:
+        await smtp.stop(grace_s=2)
+        await producer.stop()
+    assert reply.startswith("2.0.0 OK smtp:")
+    assert len(latencies) >= 5, (latencies, took)
+    assert max(latencies) < took / 4, (max(latencies), took)

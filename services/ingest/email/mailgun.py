@@ -181,7 +181,14 @@ async def _handle(request: web.Request, deps: IngestDeps) -> web.Response:
     if deps.mailgun_tokens.seen(signed.token, now.timestamp()):
         raise unauthorized("token was already used: a replayed request", "token")
     try:
-        event = normalize_mailgun(form.fields, form.files, received_at=now, domains=deps.settings.mail_domains)
+        event = await deps.parsing.run(
+            sum(len(value) for value in form.fields.values()),
+            normalize_mailgun,
+            form.fields,
+            form.files,
+            received_at=now,
+            domains=deps.settings.mail_domains,
+        )
     except InvalidMailgunForm as exc:
         raise Problem(
             422, "invalid-event", "Event failed validation", str(exc), [FieldError(exc.field, str(exc))]

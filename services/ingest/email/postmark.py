@@ -155,9 +155,11 @@ async def handle(request: web.Request) -> web.Response:
     )
     require_content_type(request, SOURCE.content_types)
     body = await read_limited_stream(request, deps.settings.email_max_body_bytes)
-    message = parse_json_model(PostmarkInbound, body)
+    message = await deps.parsing.run(len(body), parse_json_model, PostmarkInbound, body)
     try:
-        event = normalize_postmark(message, received_at=deps.clock(), domains=deps.settings.mail_domains)
+        event = await deps.parsing.run(
+            len(body), normalize_postmark, message, received_at=deps.clock(), domains=deps.settings.mail_domains
+        )
     except InvalidEmail as exc:
         field = exc.header or "body"
         raise Problem(422, "invalid-event", "Event failed validation", str(exc), [FieldError(field, str(exc))]) from exc

@@ -15,6 +15,7 @@ from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from services.ingest.deps import Clock
 from services.ingest.email.headers import InvalidEmail, normalize_address
 from services.ingest.email.mime import Envelope, event_from_mime
+from services.ingest.email.parsing_pool import ParsingPool
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publish import EventPublisher
 from services.ingest.settings import IngestSettings
@@ -41,9 +42,15 @@ class MailHandler:
     452; DATA over TOUCHPOINT_SMTP_MAX_BYTES → 552 (aiosmtpd itself); then parse → normalize → publish → 250."""
 
     def __init__(
-        self, settings: IngestSettings, publisher: EventPublisher, metrics: IngestMetrics, clock: Clock
+        self,
+        settings: IngestSettings,
+        publisher: EventPublisher,
+        metrics: IngestMetrics,
+        clock: Clock,
+        parsing: ParsingPool | None = None,
     ) -> None:
         self._settings = settings
+        self._parsing = parsing or ParsingPool(settings.email_parse_threshold_bytes)
         self._publisher = publisher
         self._metrics = metrics
         self._clock = clock
@@ -69,7 +76,9 @@ class MailHandler:
         structlog.contextvars.bind_contextvars(source="smtp", peer=str(session.peer))
         raw = envelope.original_content or b""
         try:
-            event = event_from_mime(
+            event = await self._parsing.run(
+                len(raw),
+                event_from_mime,
                 "smtp",
                 raw,
                 Envelope(envelope.mail_from or None, tuple(envelope.rcpt_tos)),
@@ -137,11 +146,16 @@ class SmtpServer:
     retry like any 4xx."""
 
     def __init__(
-        self, settings: IngestSettings, publisher: EventPublisher, metrics: IngestMetrics, clock: Clock
+        self,
+        settings: IngestSettings,
+        publisher: EventPublisher,
+        metrics: IngestMetrics,
+        clock: Clock,
+        parsing: ParsingPool | None = None,
     ) -> None:
         self._settings = settings
         self.metrics = metrics
-        self._handler = MailHandler(settings, publisher, metrics, clock)
+        self._handler = MailHandler(settings, publisher, metrics, clock, parsing)
         self._server: asyncio.Server | None = None
         self.sessions: set[_IngestSMTP] = set()
 
