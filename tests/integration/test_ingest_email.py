@@ -435,7 +435,7 @@ async def test_webhooks_are_answered_while_a_huge_email_is_parsed(kafka: KafkaSe
                     timeout=120,
                 )
             )
-            latencies = []
+            latencies: list[float] = []
             while not send.done():
                 body = call_body(f"during-{len(latencies)}", event="ringing")
                 asked = time.monotonic()
