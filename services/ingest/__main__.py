@@ -7,6 +7,7 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+import asyncpg
 import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -14,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from schemas.topics import ALL_TOPICS
 from services.ingest.app import IngestDeps, build_app
 from services.ingest.email.parsing_pool import ParsingPool
-from services.ingest.email.replay_cache import TokenReplayCache
+from services.ingest.email.replay_cache import PostgresTokenClaims
 from services.ingest.email.smtp import SmtpServer
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publish import EventPublisher
@@ -24,13 +25,25 @@ from services.runtime.health import CachedReadiness
 from services.runtime.kafka import DurableProducer, ProducerLimits, ensure_topics, kafka_reachable
 from services.runtime.lifecycle import run_process, shutdown_event
 from services.runtime.logging import configure_logging
-from services.runtime.settings import KafkaSettings, LogSettings
+from services.runtime.postgres import create_pool, migrate
+from services.runtime.settings import DatabaseSettings, KafkaSettings, LogSettings
 
 log = structlog.get_logger("services.ingest")
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+async def open_token_pool(database: DatabaseSettings) -> asyncpg.Pool:
+    """The pool of the shared one-use tokens (Mailgun). It opens connections only when one is needed, so calls
+    keep flowing while PostgreSQL is down; Mailgun posts get 503 then, and Mailgun retries them."""
+    pool = await create_pool(database.model_copy(update={"pool_min": 0}))
+    try:
+        await migrate(pool)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        log.warning("ingest.database_not_migrated", error=repr(exc))
+    return pool
 
 
 async def main() -> None:
@@ -41,6 +54,7 @@ async def main() -> None:
         await ensure_topics(kafka, ALL_TOPICS)
     except Exception as exc:
         log.warning("ingest.topics_not_checked", error=repr(exc))
+    pool = await open_token_pool(DatabaseSettings())
     producer = DurableProducer(
         kafka,
         ProducerLimits(max_in_flight=settings.max_in_flight, send_timeout_s=settings.send_timeout_s),
@@ -57,7 +71,7 @@ async def main() -> None:
         metrics=metrics,
         clock=utc_now,
         ready=CachedReadiness({"kafka": lambda: kafka_reachable(kafka)}),
-        mailgun_tokens=TokenReplayCache(settings.mailgun_replay_cache_size, ttl_s=2 * settings.signature_tolerance_s),
+        mailgun_tokens=PostgresTokenClaims(pool),
         parsing=parsing,
     )
     runner = web.AppRunner(build_app(deps), access_log=None, shutdown_timeout=settings.send_timeout_s + 1)
@@ -79,6 +93,7 @@ async def main() -> None:
     await asyncio.gather(runner.cleanup(), smtp.stop(grace_s=settings.send_timeout_s + 1))
     await producer.stop()
     parse_threads.shutdown(wait=False, cancel_futures=True)
+    await pool.close()
     log.info("ingest.stopped")
 
 

@@ -52,7 +52,6 @@ class IngestSettings(CompanySettings):
     # Email sources (docs/email.md). Mail from one of the company's domains (CompanySettings.mail_domains) to
     # outside is outbound; SMTP accepts only recipients in them. Subdomains count as ours.
     mailgun_signing_key: SecretStr | None = None
-    mailgun_replay_cache_size: int = Field(100_000, ge=1)
     postmark_user: str | None = None
     postmark_password: SecretStr | None = None
     email_max_body_bytes: int = Field(26_214_400, ge=1024, description="Mailgun/Postmark bodies, attachments included")

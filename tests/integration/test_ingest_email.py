@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import smtplib
 import time
@@ -26,17 +27,20 @@ from mailgun.security import SecurityGuard
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
+from deploy.local.procs import free_port
 from schemas.events import EmailEvent
 from schemas.topics import EMAILS
 from services.ingest.app import IngestDeps, build_app
 from services.ingest.email.mailgun import sign_mailgun
+from services.ingest.email.replay_cache import PostgresTokenClaims
 from services.ingest.email.smtp import SmtpServer
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publish import EventPublisher
 from services.ingest.settings import IngestSettings
 from services.runtime.health import CachedReadiness
 from services.runtime.kafka import DurableProducer, ProducerLimits
-from services.runtime.settings import KafkaSettings
+from services.runtime.postgres import create_pool
+from services.runtime.settings import DatabaseSettings, KafkaSettings
 from tests.integration.helpers import (
     GENERIC_SECRET,
     ServiceProcess,
@@ -193,6 +197,42 @@ async def test_mailgun_forged_replayed_and_stale_posts_are_refused(ingest: Inges
         problem = await response.json()
         assert field in [e["field"] for e in problem["errors"]], problem
     assert [e.message_id for e in await emails(kafka)] == ["<mg3@client.org>"]
+
+
+async def test_one_mailgun_token_passes_once_across_processes_and_after_a_failed_publish(
+    kafka: KafkaSettings, database_url: str
+) -> None:
+    """Two ingest apps (two processes behind a load balancer) share the token store: of 20 concurrent posts of
+    one signed request, exactly one is accepted. A post whose publish failed leaves its token free for the retry."""
+    nowhere = KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}", request_timeout_ms=1000)
+    apps = []
+    pools = [await create_pool(DatabaseSettings(DATABASE_URL=database_url)) for _ in range(3)]
+    try:
+        for pool, broker in zip(pools, (kafka, kafka, nowhere), strict=True):
+            producer, deps, smtp = await start_ingest(broker, email_settings(), send_timeout_s=1)
+            deps = dataclasses.replace(deps, mailgun_tokens=PostgresTokenClaims(pool))
+            client = TestClient(TestServer(build_app(deps)))
+            await client.start_server()
+            apps.append((producer, smtp, client))
+        form = mailgun_form("<once@client.org>")
+        responses = await asyncio.gather(*(apps[i % 2][2].post("/webhooks/mailgun", data=form) for i in range(20)))
+        statuses = sorted(r.status for r in responses)
+        assert statuses == [200] + [401] * 19, statuses
+
+        retried = mailgun_form("<retried@client.org>")
+        failed = await apps[2][2].post("/webhooks/mailgun", data=retried)  # its broker is unreachable
+        assert failed.status == 503, await failed.text()
+        again = await apps[0][2].post("/webhooks/mailgun", data=retried)
+        assert again.status == 200, await again.text()
+    finally:
+        for producer, smtp, client in apps:
+            await client.close()
+            await smtp.stop(grace_s=1)
+            await producer.stop()
+        for pool in pools:
+            await pool.close()
+    got = sorted(e.message_id or "" for e in await emails(kafka, expect=2))
+    assert got == ["<once@client.org>", "<retried@client.org>"]
 
 
 async def test_mailgun_permanent_errors_are_406_naming_the_field(ingest: Ingest, kafka: KafkaSettings) -> None:
@@ -389,9 +429,12 @@ async def test_smtp_data_over_the_limit_without_size_is_552(ingest: Ingest, kafk
     assert await emails(kafka) == []
 
 
-async def test_ingest_process_serves_smtp_and_stops_on_sigterm(kafka: KafkaSettings, tmp_path: Path) -> None:
+async def test_ingest_process_serves_smtp_and_stops_on_sigterm(
+    kafka: KafkaSettings, database_url: str, tmp_path: Path
+) -> None:
     """The composition root starts SMTP next to HTTP on one loop and stops both on SIGTERM."""
-    proc = ServiceProcess("ingest", service_env(kafka, TOUCHPOINT_MAIL_DOMAINS="example.com"), tmp_path / "ingest.log")
+    env = service_env(kafka, database_url, TOUCHPOINT_MAIL_DOMAINS="example.com")
+    proc = ServiceProcess("ingest", env, tmp_path / "ingest.log")
     await proc.start()
     try:
         port = int(proc.env["TOUCHPOINT_SMTP_PORT"])
