@@ -65,3 +65,9 @@ class IngestSettings(CompanySettings):
     # `email_parse_threads` worker threads instead of the event loop.
     email_parse_threshold_bytes: int = Field(262_144, ge=0)
     email_parse_threads: int = Field(2, ge=1)
+    # Replays (docs/sources.md): a Zadarma notification whose signed call_start is further than this from now
+    # is refused (it covers the longest call, since NOTIFY_END carries the call's start).
+    zadarma_call_start_window_s: int = Field(86_400, ge=60)
+    # ... and a Twilio callback (its signed `Timestamp`) or a Mango notification (`timestamp`, a summary's
+    # `end_time`, inside the signed json) whose event time is further than this from now.
+    event_time_window_s: int = Field(86_400, ge=60)

@@ -4,6 +4,7 @@ field, and nothing in Kafka, so a NUL can never reach the classifier's database 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 
@@ -24,6 +25,7 @@ from tests.integration.call_sources import (
     ingest_client,
     mango_form,
     twilio_request,
+    zadarma_call_start,
     zadarma_request,
 )
 from tests.integration.helpers import GENERIC_SECRET, call_body, read_topic, signed_headers
@@ -41,7 +43,7 @@ _TWILIO = {
 }
 _ZADARMA_START = {
     "event": "NOTIFY_START",
-    "call_start": "2026-11-26 13:00:00",
+    "call_start": zadarma_call_start(),
     "pbx_call_id": "in_x",
     "caller_id": "+79001234567",
     "called_did": "+74951234567",
@@ -53,7 +55,14 @@ _ZADARMA_END = {
     "disposition": "no answer",
     "status_code": "19",
 }
-_MANGO_SUMMARY = {"entry_id": "e", "from": {"number": "1"}, "to": {"extension": "101"}, "create_time": 1, "end_time": 2}
+_NOW = int(time.time())
+_MANGO_SUMMARY = {
+    "entry_id": "e",
+    "from": {"number": "1"},
+    "to": {"extension": "101"},
+    "create_time": _NOW,
+    "end_time": _NOW,
+}
 _JSON = {"Content-Type": "application/json"}
 
 CALL_CASES = [

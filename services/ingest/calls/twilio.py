@@ -30,6 +30,7 @@ from services.ingest.http.webhook import (
     form_schema,
     header_parameter,
     publish_event,
+    refuse_stale,
 )
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
@@ -262,7 +263,9 @@ async def handle(request: web.Request) -> web.Response:
     except TwilioSignatureError as exc:
         raise unauthorized(str(exc), SIGNATURE_HEADER) from exc
     callback = validate_fields(TwilioCallback, first_values(form))
-    event = normalized(lambda: normalize_twilio(callback, deps.clock(), call_context_of(deps.settings)))
+    now = deps.clock()
+    refuse_stale(callback.occurred_at(now), now, deps.settings.event_time_window_s, "Timestamp")
+    event = normalized(lambda: normalize_twilio(callback, now, call_context_of(deps.settings)))
     await publish_event(deps, event)
     return accepted(event, 202)
 
