@@ -17,6 +17,7 @@ from services.ingest.app import IngestDeps, build_app
 from services.ingest.email.parsing_pool import ParsingPool
 from services.ingest.email.replay_cache import PostgresTokenClaims
 from services.ingest.email.smtp import SmtpServer
+from services.ingest.limits import LoadLimits
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publish import EventPublisher
 from services.ingest.settings import IngestSettings
@@ -64,6 +65,7 @@ async def main() -> None:
     metrics = IngestMetrics(CollectorRegistry())
     parse_threads = ThreadPoolExecutor(settings.email_parse_threads, thread_name_prefix="ingest-parse")
     parsing = ParsingPool(settings.email_parse_threshold_bytes, parse_threads)
+    limits = LoadLimits(settings.max_concurrent_requests, settings.max_bytes_in_flight)
     publisher = EventPublisher(producer, metrics, kafka.topics)
     deps = IngestDeps(
         settings=settings,
@@ -73,13 +75,14 @@ async def main() -> None:
         ready=CachedReadiness({"kafka": lambda: kafka_reachable(kafka)}),
         mailgun_tokens=PostgresTokenClaims(pool),
         parsing=parsing,
+        limits=limits,
     )
     runner = web.AppRunner(build_app(deps), access_log=None, shutdown_timeout=settings.send_timeout_s + 1)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     stop = shutdown_event()
     await site.start()
-    smtp = SmtpServer(settings, publisher, metrics, utc_now, parsing)
+    smtp = SmtpServer(settings, publisher, metrics, utc_now, parsing, limits)
     await smtp.start()
     log.info(
         "ingest.started",

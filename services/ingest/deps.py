@@ -10,6 +10,7 @@ from aiohttp import web
 
 from services.ingest.email.parsing_pool import ParsingPool
 from services.ingest.email.replay_cache import TokenClaims, TokenReplayCache
+from services.ingest.limits import LoadLimits
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publish import EventPublisher
 from services.ingest.settings import IngestSettings
@@ -30,6 +31,8 @@ class IngestDeps:
     mailgun_tokens: TokenClaims = field(default_factory=TokenReplayCache)
     # Where large emails are parsed; the composition root gives it a bounded pool of its own.
     parsing: ParsingPool = field(default_factory=ParsingPool)
+    # Shared with the SMTP server by the composition root, sized from the settings.
+    limits: LoadLimits = field(default_factory=LoadLimits)
 
 
 DEPS = web.AppKey("deps", IngestDeps)

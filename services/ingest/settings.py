@@ -71,3 +71,11 @@ class IngestSettings(CompanySettings):
     # ... and a Twilio callback (its signed `Timestamp`) or a Mango notification (`timestamp`, a summary's
     # `end_time`, inside the signed json) whose event time is further than this from now.
     event_time_window_s: int = Field(86_400, ge=60)
+    # Load limits of one process (README, limits): webhook requests in progress, SMTP sessions open, and body
+    # bytes held (a request reserves its Content-Length, else its route's size limit; an SMTP DATA reserves
+    # TOUCHPOINT_SMTP_MAX_BYTES). Past them: 503 + Retry-After, SMTP 421 (sessions) or 451 (bytes). A body not
+    # received within body_read_timeout_s of the request's headers gets 408 and the connection is closed.
+    max_concurrent_requests: int = Field(256, ge=1)
+    max_smtp_sessions: int = Field(64, ge=1)
+    max_bytes_in_flight: int = Field(268_435_456, ge=65_536)
+    body_read_timeout_s: float = Field(30.0, gt=0)
