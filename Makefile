@@ -10,6 +10,8 @@ export TOUCHPOINT_CACHE_DIR := $(CACHE_DIR)
 
 .PHONY: run demo test lint schemas venv kafka-jars system-deps bench bench-deps clean
 
+# Ctrl-C stops everything; so do SIGINT/SIGTERM/SIGHUP to the python process, and SIGTERM to make (make passes
+# SIGTERM on to its recipe, not SIGINT). Processes started here are marked TOUCHPOINT_ENV=development.
 run: venv kafka-jars  ## start Kafka, PostgreSQL and the three services (Ctrl-C stops)
 	$(PY) -m deploy.local
 

@@ -1,13 +1,5 @@
-"""People's actions on `touchpoint.actions.v1`: what managers, supervisors and admins decide in reporting.
-
-Produced by reporting (and by `python -m services.classifier.seed_managers` for the manager list); applied by the
-classifier, the only writer of domain tables. One record is one action, tagged by `kind` (a discriminated
-union). What the model can check alone is checked here (a meeting's minimum data set, E.164 numbers, plan
-periods), so an incomplete action is dead-lettered with the field named; what needs the database (does the
-interaction exist? is the manager known?) is checked by the classifier when it applies the action.
-
-Actions are an operators' topic like calls and emails: they may carry names and numbers (a meeting's client);
-the analyst topics they lead to never do."""
+"""People's actions on `touchpoint.actions.v1` (one record per action, tagged by `kind`): what the model can check
+alone is checked here, so an incomplete action is dead-lettered; the classifier checks the rest when applying it."""
 
 from __future__ import annotations
 
@@ -17,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, TypeAdapter, model_validator
 
-from schemas.base import Record
+from schemas.base import E164, Record
 from schemas.events import EventId
 
 Outcome = Literal[
@@ -34,7 +26,6 @@ PlanMetric = Literal["contacts", "meetings", "deals_closed"]
 NumberVerdict = Literal["wrong", "spam", "legit"]
 NumberList = Literal["block", "allow", "none"]
 ManagerId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$")]
-E164 = Annotated[str, Field(pattern=r"^\+[1-9]\d{1,14}$")]
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
 # A plan period: a calendar month (2026-11), an ISO week (2026-W48) or a day (2026-11-26).
 Period = Annotated[

@@ -1,7 +1,5 @@
-"""Normalized input events: one `CallEvent` per provider call event, one `EmailEvent` per message.
-
-Produced by ingest to `touchpoint.calls.v1` / `touchpoint.emails.v1`; consumed by the classifier. They carry
-the client's personal data (numbers, addresses) and so never leave the operators' side of the system."""
+"""Normalized input events from ingest: one `CallEvent` per provider call event, one `EmailEvent` per message. They
+carry the client's personal data and never leave the operators' side of the system."""
 
 from __future__ import annotations
 
@@ -9,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field
 
-from schemas.base import Record
+from schemas.base import E164, Record
 
 CallSource = Literal["generic", "twilio", "mango", "zadarma", "freeswitch"]
 EmailSource = Literal["mailgun", "postmark", "smtp"]
@@ -30,7 +28,7 @@ class PhoneAddress(Record):
     """A phone party as the provider gave it, plus its E.164 form when the number could be parsed."""
 
     raw: ShortText
-    e164: Annotated[str | None, Field(pattern=r"^\+[1-9]\d{1,14}$")] = None
+    e164: E164 | None = None
     extension: Annotated[str, Field(max_length=20, pattern=NO_CONTROLS)] | None = None
 
 

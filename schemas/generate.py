@@ -10,19 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from schemas.actions import ACTION_ADAPTER
-from schemas.events import CallEvent, EmailEvent
-from schemas.records import DeadLetter, InteractionChanged, TaskChanged
-
-# A topic's record is a model, or a discriminated union of models (given as its TypeAdapter).
-MODELS: dict[str, type[BaseModel] | TypeAdapter[Any]] = {
-    "touchpoint.calls.v1": CallEvent,
-    "touchpoint.emails.v1": EmailEvent,
-    "touchpoint.actions.v1": ACTION_ADAPTER,
-    "touchpoint.interactions.v1": InteractionChanged,
-    "touchpoint.tasks.v1": TaskChanged,
-    "touchpoint.dlq.v1": DeadLetter,
-}
+from schemas.topics import RECORD_MODELS
 
 OUT_DIR = Path(__file__).parent / "json"
 
@@ -36,7 +24,7 @@ def render(model: type[BaseModel] | TypeAdapter[Any]) -> str:
 
 
 def expected_files() -> dict[Path, str]:
-    return {OUT_DIR / f"{topic}.schema.json": render(model) for topic, model in MODELS.items()}
+    return {OUT_DIR / f"{topic.name}.schema.json": render(model) for topic, model in RECORD_MODELS.items()}
 
 
 def main() -> int:

@@ -1,11 +1,11 @@
-"""Records the classifier publishes (through its outbox) and the dead letters it writes.
-
-These topics are read by analysts and other teams, so they carry ids, statuses, timings and reasons, and no
-raw phone numbers, email addresses or names."""
+"""Records the classifier publishes (through its outbox), built from its rows, and its dead letters. Analysts read
+them: ids, statuses, timings and reasons, never a phone number, an email address or a name."""
 
 from __future__ import annotations
 
-from typing import Literal
+import uuid
+from datetime import datetime
+from typing import Literal, Protocol
 
 from pydantic import AwareDatetime, Field
 
@@ -48,6 +48,72 @@ class InteractionChanged(Record):
     flag: FlagState | None = None
 
 
+class InteractionRow(Protocol):
+    """What an interaction row offers the analyst record (its other columns, counterpart and names, stay out)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def direction(self) -> str: ...
+    @property
+    def auto_status(self) -> str | None: ...
+    @property
+    def manager_id(self) -> str | None: ...
+    @property
+    def contact_id(self) -> uuid.UUID | None: ...
+    @property
+    def started_at(self) -> datetime | None: ...
+    @property
+    def answered_at(self) -> datetime | None: ...
+    @property
+    def ended_at(self) -> datetime | None: ...
+    @property
+    def duration_s(self) -> int | None: ...
+    @property
+    def talk_s(self) -> int | None: ...
+    @property
+    def outcome(self) -> str | None: ...
+    @property
+    def thread_id(self) -> uuid.UUID | None: ...
+    @property
+    def spam_score(self) -> float | None: ...
+    @property
+    def spam_reasons(self) -> tuple[str, ...]: ...
+    @property
+    def flag(self) -> str | None: ...
+
+
+def interaction_changed(ix: InteractionRow, now: datetime) -> InteractionChanged:
+    return InteractionChanged(
+        event_id=f"{ix.id}:{ix.version}",
+        interaction_id=str(ix.id),
+        version=ix.version,
+        kind=ix.kind,
+        source=ix.source,
+        direction=ix.direction,
+        auto_status=ix.auto_status,
+        manager_id=ix.manager_id,
+        contact_id=_str(ix.contact_id),
+        started_at=ix.started_at,
+        answered_at=ix.answered_at,
+        ended_at=ix.ended_at,
+        duration_s=ix.duration_s,
+        talk_s=ix.talk_s,
+        changed_at=now,
+        outcome=ix.outcome,
+        thread_id=_str(ix.thread_id),
+        spam_score=ix.spam_score,
+        spam_reasons=ix.spam_reasons,
+        flag=ix.flag,
+    )
+
+
 class TaskChanged(Record):
     """The state of one follow-up task after a change; `version` grows by one per change."""
 
@@ -70,6 +136,68 @@ class TaskChanged(Record):
     close_reason: str | None = None
     response_s: int | None = Field(None, description="seconds from the task's creation to the work that closed it")
     changed_at: AwareDatetime
+
+
+class TaskRow(Protocol):
+    """What a task row offers the analyst record (its dedupe key and address stay out)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def assignee_id(self) -> str | None: ...
+    @property
+    def contact_id(self) -> uuid.UUID | None: ...
+    @property
+    def interaction_id(self) -> uuid.UUID | None: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def due_at(self) -> datetime | None: ...
+    @property
+    def closed_at(self) -> datetime | None: ...
+    @property
+    def closed_by_interaction_id(self) -> uuid.UUID | None: ...
+    @property
+    def closed_by_manager_id(self) -> str | None: ...
+    @property
+    def close_reason(self) -> str | None: ...
+    @property
+    def response_s(self) -> int | None: ...
+
+
+def task_changed(task: TaskRow, version: int, now: datetime) -> TaskChanged:
+    return TaskChanged(
+        event_id=f"{task.id}:{version}",
+        task_id=str(task.id),
+        version=version,
+        kind=task.kind,
+        status=task.status,
+        assignee_id=task.assignee_id,
+        contact_id=_str(task.contact_id),
+        interaction_id=_str(task.interaction_id),
+        reason=task.reason,
+        attempts=task.attempts,
+        created_at=task.created_at,
+        due_at=task.due_at,
+        closed_at=task.closed_at,
+        closed_by_interaction_id=_str(task.closed_by_interaction_id),
+        closed_by_manager_id=task.closed_by_manager_id,
+        close_reason=task.close_reason,
+        response_s=task.response_s,
+        changed_at=now,
+    )
+
+
+def _str(value: uuid.UUID | None) -> str | None:
+    return None if value is None else str(value)
 
 
 class DeadLetter(Record):

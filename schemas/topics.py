@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+
+from schemas.actions import ACTION_ADAPTER
+from schemas.events import CallEvent, EmailEvent
+from schemas.records import DeadLetter, InteractionChanged, TaskChanged
 
 DAY_MS = 24 * 60 * 60 * 1000
 
@@ -31,6 +38,16 @@ REPORTS_MANAGER_DAILY = Topic("touchpoint.reports.manager-daily.v1", "manager_id
 DLQ = Topic("touchpoint.dlq.v1", "original key", 4, 30 * DAY_MS)
 
 ALL_TOPICS: tuple[Topic, ...] = (CALLS, EMAILS, ACTIONS, INTERACTIONS, TASKS, REPORTS_MANAGER_DAILY, DLQ)
+
+# What each topic's records are: a model, or a discriminated union of models (given as its TypeAdapter).
+RECORD_MODELS: dict[Topic, type[BaseModel] | TypeAdapter[Any]] = {
+    CALLS: CallEvent,
+    EMAILS: EmailEvent,
+    ACTIONS: ACTION_ADAPTER,
+    INTERACTIONS: InteractionChanged,
+    TASKS: TaskChanged,
+    DLQ: DeadLetter,
+}
 
 
 @dataclass(frozen=True, slots=True)

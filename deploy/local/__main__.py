@@ -2,8 +2,10 @@
 
 Starts a local Kafka broker (unless KAFKA_BOOTSTRAP_SERVERS is set) and an embedded PostgreSQL (unless
 DATABASE_URL is set), then ingest, classifier and reporting as child processes; prints the URLs and a command
-that sends a signed test call; Ctrl-C stops everything in reverse order. Development settings come from
-deploy/dev.env; variables already in the environment win."""
+that sends a signed test call; Ctrl-C, SIGINT, SIGTERM or SIGHUP to this process stops everything (services,
+then Kafka and PostgreSQL) and exits. Development settings come from deploy/dev.env; variables already in the
+environment win. The processes are marked as development (TOUCHPOINT_ENV), which lets them accept dev.env's
+public secrets."""
 
 from __future__ import annotations
 
@@ -54,6 +56,8 @@ class LocalSystem:
 
     def __init__(self, env: dict[str, str], data: Path) -> None:
         self.env = env
+        # dev.env's secrets are public: the services accept them only from a process marked as development.
+        self.env.setdefault("TOUCHPOINT_ENV", "development")
         self.data = data
         self.kafka: LocalKafka | None = None
         self.postgres: LocalPostgres | None = None
@@ -138,6 +142,27 @@ class LocalSystem:
         say("stopped")
 
 
+class Interrupted(Exception):
+    """A stop signal arrived; raised from the signal handler so that it also cuts a start-up short."""
+
+
+def stop_on_signals(stopping: threading.Event) -> None:
+    """SIGINT, SIGTERM and SIGHUP stop the system. SIGINT gets a handler of its own, not Python's
+    KeyboardInterrupt: a shell or supervisor that starts us in the background passes SIGINT on as ignored, and
+    Python then never raises KeyboardInterrupt. The first signal interrupts what is running (waiting, or
+    starting a broker); later ones are ignored, so that a second Ctrl-C cannot cut the shutdown short and
+    leave Kafka or PostgreSQL behind."""
+
+    def handler(signum: int, frame: object) -> None:
+        if stopping.is_set():
+            return
+        stopping.set()
+        raise Interrupted(signal.Signals(signum).name)
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, handler)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="Run Touchpoint locally")
     parser.add_argument("--data-dir", type=Path, default=REPO / ".local", help="broker and database data")
@@ -146,7 +171,7 @@ def main() -> int:
     data.mkdir(parents=True, exist_ok=True)
     system = LocalSystem(load_env_file(REPO / "deploy" / "dev.env", dict(os.environ)), data)
     stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    stop_on_signals(stopping)
     try:
         system.start_infrastructure()
         system.start_services()
@@ -157,9 +182,10 @@ def main() -> int:
             if problem:
                 say(f"{problem}; stopping")
                 return 1
-    except KeyboardInterrupt:
-        pass
+    except Interrupted as signal_name:
+        say(f"{signal_name} received")
     finally:
+        stopping.set()  # from here on signals are ignored: the shutdown below must run to its end
         system.stop()
     return 0
 

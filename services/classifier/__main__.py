@@ -1,7 +1,5 @@
-"""Composition root of the classifier: settings → pool (migrated) → producer → consumer → pipeline + relay.
-
-SIGTERM: stop fetching, finish (or abandon, uncommitted) the batch in hand, stop the relay, leave the group,
-flush the producer, close the pool. A worker that met a run of invalid records exits non-zero."""
+"""Composition root of the classifier: settings → pool (migrated) → producer → consumer → pipeline + relay;
+SIGTERM finishes (or abandons, uncommitted) the batch in hand, then closes everything in reverse."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""Who gets a follow-up task and by when (pure).
-
-Assignee: the contact's owner, else the last manager whose phone rang, else the on-duty manager with the fewest
-open tasks (ties: the smallest id, so replays agree). Only active managers are chosen. Due: an SLA counted in
-business minutes from the moment the work appeared, so a call missed at 17:50 with a 30-minute SLA and
-18:00 closing is due at 09:20 the next business day."""
+"""Who gets a follow-up task and by when (pure): owner, else the last manager whose phone rang, else the on-duty
+manager with the fewest open tasks; due after an SLA counted in business minutes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What a call or an email means for the client base (pure: it changes the in-memory `World`, nothing else).
+"""What a call or an email means for the client base (pure: it changes the in-memory `BatchState`, nothing else).
 
 For a call that reached its final status: match the counterpart, score it for wrong number/spam, and unless it
 is flagged, create the lead and the follow-up work it implies (or close the work it completes). For an email:
@@ -10,7 +10,6 @@ replay after a crash makes exactly the same decisions."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -18,19 +17,14 @@ from datetime import datetime
 from schemas.events import CallStatus, EmailEvent
 from schemas.records import TaskKind
 from services.classifier.assign_tasks import choose_assignee, due_by
+from services.classifier.batch_state import Address, BatchState, Contact, Interaction, Task
 from services.classifier.match_contacts import Match, call_makes_lead, contact_id_for, match_email, match_phone
 from services.classifier.policy import Policy
 from services.classifier.score_spam import CallFacts, NumberStats, after_call, score_call
 from services.classifier.thread_emails import interaction_id_for_key, referenced
-from services.classifier.world import Address, Contact, Interaction, Task, World
 
 _TASK_NS = uuid.UUID("c4a1e2b7-58d3-4f6a-9b0e-3d2c1f7a8e65")
-_E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 NEEDS_CALLBACK: frozenset[str] = frozenset({"missed", "abandoned"})
-
-
-def is_e164(value: str | None) -> bool:
-    return value is not None and bool(_E164.match(value))
 
 
 def task_id(kind: TaskKind, origin: uuid.UUID, dedupe_key: str) -> uuid.UUID:
@@ -47,22 +41,22 @@ class CallChange:
     rang: tuple[str, ...]
 
 
-def on_call(world: World, change: CallChange, policy: Policy) -> None:
+def on_call(state: BatchState, change: CallChange, policy: Policy) -> None:
     ix = change.interaction
     if ix.phase != "ended" or ix.auto_status is None or ix.auto_status == change.prior_status:
         return
     status: CallStatus = ix.auto_status  # type: ignore[assignment] # calls only ever carry call statuses
-    match = match_phone(ix.direction, ix.counterpart if is_e164(ix.counterpart) else None, policy, world.contact_of)
-    rang_managers = [m for m in (world.manager_for_agent(a) for a in change.rang) if m is not None]
+    match = match_phone(ix.direction, ix.phone, policy, state.contact_of)
+    rang_managers = [m for m in (state.manager_for_agent(a) for a in change.rang) if m is not None]
     if match.kind in ("internal", "own"):
         ix.internal = True
-        ix.manager_id = world.manager_for_agent(ix.agent) or (rang_managers[-1] if rang_managers else None)
+        ix.manager_id = state.manager_for_agent(ix.agent) or (rang_managers[-1] if rang_managers else None)
         return
-    ix.manager_id = (world.manager_for_agent(ix.agent) if status == "answered" else None) or (
-        rang_managers[-1] if rang_managers else world.manager_for_agent(ix.agent)
+    ix.manager_id = (state.manager_for_agent(ix.agent) if status == "answered" else None) or (
+        rang_managers[-1] if rang_managers else state.manager_for_agent(ix.agent)
     )
     ix.contact_id = match.contact_id
-    contact = world.contacts.get(match.contact_id) if match.contact_id else None
+    contact = state.contacts.get(match.contact_id) if match.contact_id else None
     facts = CallFacts(
         direction=ix.direction,  # type: ignore[arg-type] # a folded call keeps the event's literal
         status=status,
@@ -71,42 +65,41 @@ def on_call(world: World, change: CallChange, policy: Policy) -> None:
         known_contact=contact is not None and not _placeholder(contact),
         parseable=match.kind != "none",
     )
-    stats = world.numbers.get(match.address, NumberStats()) if match.address else NumberStats()
+    stats = state.numbers.get(match.address, NumberStats()) if match.address else NumberStats()
     score = score_call(facts, stats, policy.spam_threshold, policy.short_call_s)
     ix.spam_score, ix.spam_reasons = score.value, score.reasons
     if ix.flag not in ("confirmed", "cleared"):  # a person's decision on this call stands
         ix.flag = score.flag
     if match.address and change.prior_status is None:  # count each call once, when it first ends
-        world.numbers[match.address] = after_call(stats, facts, policy.short_call_s)
-        world.numbers_dirty.add(match.address)
+        state.numbers[match.address] = after_call(stats, facts, policy.short_call_s)
     if ix.flag in ("pending", "confirmed"):
         return  # no lead, no callback: it waits for a person (pending) or is known to be wrong/spam
-    follow_up_call(world, ix, match, rang_managers, change.prior_status, policy)
+    follow_up_call(state, ix, match, rang_managers, change.prior_status, policy)
 
 
 def follow_up_call(
-    world: World, ix: Interaction, match: Match, rang: list[str], prior_status: str | None, policy: Policy
+    state: BatchState, ix: Interaction, match: Match, rang: list[str], prior_status: str | None, policy: Policy
 ) -> None:
     """The lead and the tasks a final, unflagged call implies. Also run when a person clears a flag."""
     at = ix.ended_at or ix.started_at
     assert at is not None, "a folded call has a start time"
     if ix.auto_status == "answered":
         if call_makes_lead(match, "answered", flagged=False) and match.address is not None:
-            ix.contact_id = create_lead(world, match.address, "phone", ix.manager_id, rang, at, ix.id, policy, "a call")
-        close_callbacks(world, ix, match.address)
+            ix.contact_id = create_lead(state, match.address, "phone", ix.manager_id, rang, at, ix.id, policy, "a call")
+        close_callbacks(state, ix, match.address)
     elif (
         ix.auto_status in NEEDS_CALLBACK
         and prior_status not in NEEDS_CALLBACK
         and ix.direction == "inbound"
         and match.address is not None
     ):
-        contact = world.contacts.get(ix.contact_id) if ix.contact_id else None
+        contact = state.contacts.get(ix.contact_id) if ix.contact_id else None
         key = f"contact:{contact.id}" if contact else f"address:{match.address}"
         reason = (
             "caller hung up before any agent's phone rang" if ix.auto_status == "abandoned" else "missed inbound call"
         )
         open_or_attempt(
-            world,
+            state,
             "callback",
             key,
             origin=ix,
@@ -115,8 +108,8 @@ def follow_up_call(
             assignee=choose_assignee(
                 contact.owner_id if contact else None,
                 rang,
-                {m.id: m.view() for m in world.managers.values()},
-                world.open_task_counts,
+                {m.id: m.view() for m in state.managers.values()},
+                state.open_task_counts,
             ),
             due_at=due_by(at, policy.callback_sla_minutes, policy.hours),
             contact_id=contact.id if contact else None,
@@ -125,7 +118,7 @@ def follow_up_call(
 
 
 def create_lead(
-    world: World,
+    state: BatchState,
     address: str,
     kind: str,
     owner_id: str | None,
@@ -137,22 +130,20 @@ def create_lead(
 ) -> uuid.UUID:
     """A contact "created automatically" for an unknown counterpart, and a task to fill in its data."""
     cid = contact_id_for(address)
-    contact = world.contacts.get(cid)
+    contact = state.contacts.get(cid)
     if contact is None:
         contact = Contact(cid, owner_id, None, None, created_automatically=True, is_lead=True, version=0)
-        world.contacts[cid] = contact
-        world.contacts_dirty.add(cid)
-    world.addresses[address] = Address(address, cid, "phone" if kind == "phone" else "email")
-    world.addresses_dirty.add(address)
+        state.contacts[cid] = contact
+    state.addresses[address] = Address(address, cid, "phone" if kind == "phone" else "email")
     open_or_attempt(
-        world,
+        state,
         "fill_contact_data",
         f"contact:{cid}",
-        origin=world.interactions[origin],
+        origin=state.interactions[origin],
         reason=f"new lead from {via}: fill in the minimum data set",
         at=at,
         assignee=choose_assignee(
-            contact.owner_id, rang, {m.id: m.view() for m in world.managers.values()}, world.open_task_counts
+            contact.owner_id, rang, {m.id: m.view() for m in state.managers.values()}, state.open_task_counts
         ),
         due_at=due_by(at, policy.fill_data_sla_minutes, policy.hours),
         contact_id=cid,
@@ -161,7 +152,7 @@ def create_lead(
     return cid
 
 
-def close_callbacks(world: World, ix: Interaction, address: str | None) -> None:
+def close_callbacks(state: BatchState, ix: Interaction, address: str | None) -> None:
     """A connected call with the client, either direction, closes their open callback task."""
     keys = []
     if ix.contact_id is not None:
@@ -170,14 +161,14 @@ def close_callbacks(world: World, ix: Interaction, address: str | None) -> None:
         keys.append(f"address:{address}")
     when = ix.answered_at or ix.started_at
     for key in keys:
-        task = world.open_task("callback", key)
+        task = state.open_task("callback", key)
         if task is None or when is None or (ix.ended_at or when) < task.created_at:
             continue  # a conversation that ended before the miss does not answer it
-        close(world, task, "done", "connected call", when, by_interaction=ix.id, by_manager=ix.manager_id)
+        close(state, task, "done", "connected call", when, by_interaction=ix.id, by_manager=ix.manager_id)
 
 
 def open_or_attempt(
-    world: World,
+    state: BatchState,
     kind: TaskKind,
     key: str,
     *,
@@ -192,12 +183,12 @@ def open_or_attempt(
     count_attempt: bool = True,
 ) -> Task:
     """One open task per (kind, key): a repeat adds an attempt to it instead of a second task."""
-    existing = world.open_task(kind, key)
+    existing = state.open_task(kind, key)
     if existing is not None:
-        if (existing.id, origin.id) not in world.task_links and count_attempt:
+        if (existing.id, origin.id) not in state.task_links and count_attempt:
             existing = replace(existing, attempts=existing.attempts + 1)
-            world.put_task(existing)
-        world.task_links.add((existing.id, origin.id))
+            state.put_task(existing)
+        state.task_links.add((existing.id, origin.id))
         return existing
     task = Task(
         id=task_id(kind, origin.id, key),
@@ -213,13 +204,13 @@ def open_or_attempt(
         assignee_id=assignee,
         due_at=due_at,
     )
-    world.put_task(task)
-    world.task_links.add((task.id, origin.id))
+    state.put_task(task)
+    state.task_links.add((task.id, origin.id))
     return task
 
 
 def close(
-    world: World,
+    state: BatchState,
     task: Task,
     status: str,
     reason: str,
@@ -237,7 +228,7 @@ def close(
         closed_by_manager_id=by_manager,
         response_s=max(0, int((when - task.created_at).total_seconds())),
     )
-    world.put_task(closed)
+    state.put_task(closed)
     return closed
 
 
@@ -249,33 +240,33 @@ class EmailChange:
     event: EmailEvent
 
 
-def on_email(world: World, change: EmailChange, policy: Policy) -> None:
+def on_email(state: BatchState, change: EmailChange, policy: Policy) -> None:
     ix, event = change.interaction, change.event
     status = ix.auto_status
-    match = match_email(ix.direction, ix.counterpart, policy, world.contact_of)
-    mailbox_manager = world.manager_for_mailbox(ix.our_address)
+    match = match_email(ix.direction, ix.counterpart, policy, state.contact_of)
+    mailbox_manager = state.manager_for_mailbox(ix.our_address)
     if match.kind in ("internal", "own"):
         ix.internal = True
         ix.manager_id = mailbox_manager
         return
     at = event.sent_at or event.received_at
     if status == "bounce":
-        mark_undeliverable(world, event, match)
+        mark_undeliverable(state, event, match)
         return
     ix.contact_id = match.contact_id
-    contact = world.contacts.get(match.contact_id) if match.contact_id else None
+    contact = state.contacts.get(match.contact_id) if match.contact_id else None
     ix.manager_id = mailbox_manager or (contact.owner_id if contact else None)
     if status in ("auto_reply", "bulk") or match.address is None:
         return
     if status == "received":
         if match.kind == "unknown":
             ix.contact_id = create_lead(
-                world, match.address, "email", mailbox_manager, [], at, ix.id, policy, "an email"
+                state, match.address, "email", mailbox_manager, [], at, ix.id, policy, "an email"
             )
-            contact = world.contacts[ix.contact_id]
+            contact = state.contacts[ix.contact_id]
         assert ix.thread_id is not None, "an email interaction always has a thread"
         open_or_attempt(
-            world,
+            state,
             "reply",
             f"thread:{ix.thread_id}",
             origin=ix,
@@ -284,34 +275,33 @@ def on_email(world: World, change: EmailChange, policy: Policy) -> None:
             assignee=choose_assignee(
                 contact.owner_id if contact else None,
                 [mailbox_manager] if mailbox_manager else [],
-                {m.id: m.view() for m in world.managers.values()},
-                world.open_task_counts,
+                {m.id: m.view() for m in state.managers.values()},
+                state.open_task_counts,
             ),
             due_at=due_by(at, policy.reply_sla_minutes, policy.hours),
             contact_id=ix.contact_id,
             thread_id=ix.thread_id,
         )
     elif status == "sent" and ix.thread_id is not None:
-        task = world.open_task("reply", f"thread:{ix.thread_id}")
+        task = state.open_task("reply", f"thread:{ix.thread_id}")
         if task is not None and at >= task.created_at:
-            close(world, task, "done", "reply sent", at, by_interaction=ix.id, by_manager=mailbox_manager)
+            close(state, task, "done", "reply sent", at, by_interaction=ix.id, by_manager=mailbox_manager)
 
 
-def mark_undeliverable(world: World, bounce: EmailEvent, match: Match) -> None:
+def mark_undeliverable(state: BatchState, bounce: EmailEvent, match: Match) -> None:
     """The bounced address is the recipient of the message the bounce refers to; failing that, the bounce's
     counterpart, unless that is just the mailer daemon."""
     targets: list[str] = []
     for ref in referenced(bounce):
-        original = world.interactions.get(interaction_id_for_key(ref))
+        original = state.interactions.get(interaction_id_for_key(ref))
         if original is not None and original.counterpart:
             targets.append(original.counterpart)
     if not targets and match.address and match.address.split("@", 1)[0] not in ("mailer-daemon", "postmaster"):
         targets.append(match.address)
     for address in targets:
-        row = world.addresses.get(address)
+        row = state.addresses.get(address)
         if row is not None and not row.undeliverable:
-            world.addresses[address] = replace(row, undeliverable=True)
-            world.addresses_dirty.add(address)
+            state.addresses[address] = replace(row, undeliverable=True)
 
 
 def _placeholder(contact: Contact) -> bool:

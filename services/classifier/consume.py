@@ -1,16 +1,5 @@
-"""The classifier's consumer pipeline. One batch at a time:
-
-1. fetch up to `max_batch` records (`getmany`);
-2. decode and validate each (pure); invalid ones become dead letters, a run of them stops the worker;
-3. produce the dead letters to touchpoint.dlq.v1 and wait for the acks;
-4. apply the valid ones and the batch's offsets in one PostgreSQL transaction (fenced, see store.py);
-5. commit the same offsets to Kafka (advisory: the stored ones are the truth, Kafka's feed lag monitoring).
-
-Batches are applied one after another, in order; only the waiting overlaps: steps 1-2 of the next batch run
-while this batch's transaction does, and step 5 while the next batch's does.
-
-A PostgreSQL outage pauses the partitions and retries the same batch with backoff: nothing is committed
-and nothing is dead-lettered. On assignment each partition seeks to its stored offset."""
+"""The classifier's consumer pipeline: fetch → decode → dead-letter the invalid → apply in one transaction
+(store.py) → commit to Kafka; a PostgreSQL or Kafka outage pauses the partitions and retries the same batch."""
 
 from __future__ import annotations
 
@@ -29,9 +18,11 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from schemas.records import DeadLetter
 from schemas.topics import DLQ, Topic, TopicNames
-from services.classifier.decode import decode
+from services.classifier.build_dead_letters import invalid_record
+from services.classifier.decode import ConsumedRecord, decode
 from services.classifier.failpoints import Failpoints
-from services.classifier.store import BatchResult, ConsumedRecord, OffsetRange, Store
+from services.classifier.fence_offsets import OffsetRange
+from services.classifier.store import BatchResult, Store
 from services.runtime.errors import InvalidRecord, KafkaUnavailable, TooManyInvalid
 from services.runtime.kafka import DurableProducer, Outgoing
 
@@ -84,7 +75,7 @@ class SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc] # aiokafka 
         # aiokafka starts fetching a new assignment (from Kafka's committed offsets) while this callback is still
         # awaiting PostgreSQL, and getmany() may hand those records out before the seek: pause until positioned.
         # Should the lookup fail (database down), the partitions resume from Kafka's offsets, which are never
-        # ahead of the stored ones; the fence in store.py skips what was already applied.
+        # ahead of the stored ones; the fence in fence_offsets.py skips what was already applied.
         self._consumer.pause(*assigned)
         try:
             stored = await self._store.stored_offsets([(tp.topic, tp.partition) for tp in assigned])
@@ -155,11 +146,6 @@ class Pipeline:
         valid, dead = self._decode(records) if records else ([], [])
         return _Fetched(records, valid, dead)
 
-    async def process(self, records: Sequence[ConsumerRecord], stop: asyncio.Event) -> None:
-        valid, dead = self._decode(records)
-        await self._apply(_Fetched(list(records), valid, dead), stop)
-        await self._commit_done()
-
     async def _apply(self, fetched: _Fetched, stop: asyncio.Event) -> set[tuple[str, int]]:
         """Dead-letters, applies and commits one decoded batch; returns the partitions it rewound."""
         records, valid, dead = fetched.records, fetched.valid, fetched.dead
@@ -218,7 +204,7 @@ class Pipeline:
                         hint="stopping instead of dead-lettering everything: check the producer deploy",
                     )
                     raise TooManyInvalid(f"{self._consecutive_invalid} invalid records in a row") from exc
-                dead.append(_dead_letter(record, exc))
+                dead.append(invalid_record(record, exc, datetime.now(UTC)))
                 continue
             self._consecutive_invalid = 0
             valid.append(ConsumedRecord(record.topic, record.partition, record.offset, event, record.value))
@@ -328,17 +314,3 @@ def _ranges(records: Sequence[ConsumerRecord]) -> dict[tuple[str, int], OffsetRa
         elif offset > last[tp]:
             last[tp] = offset
     return {tp: OffsetRange(at, last[tp] + 1) for tp, at in first.items()}
-
-
-def _dead_letter(record: ConsumerRecord, exc: InvalidRecord) -> DeadLetter:
-    payload = (record.value or b"")[:65536].decode("utf-8", errors="replace")
-    return DeadLetter(
-        event_id=f"{record.topic}:{record.partition}:{record.offset}",
-        source_topic=record.topic,
-        source_partition=record.partition,
-        source_offset=record.offset,
-        reason=exc.reason,
-        error_class=exc.error_class,
-        payload=payload,
-        first_seen_at=datetime.now(UTC),
-    )

@@ -1,11 +1,5 @@
-"""Correlation (pure): all events and legs of one call fold into one state, whatever order and however many
-times they arrived. The fold is a function of the *set* of events, so duplicates and reordering cannot
-change the result: a late "ringing" never undoes "ended", a second "completed" changes nothing.
-
-Final status when the provider states none: answered if anyone answered; missed if an agent's phone rang;
-abandoned if the caller hung up before any agent's phone rang (in the IVR or the queue). A provider's own
-status wins, and when legs disagree the most successful one wins (answered > voicemail > busy > abandoned >
-missed > failed)."""
+"""Correlation (pure): all events and legs of one call fold into one state, a function of the *set* of events, so
+order and duplicates cannot change it (rules in docs/classifier.md, "Calls: the state machine")."""
 
 from __future__ import annotations
 
@@ -46,6 +40,8 @@ class CallState:
     direction: Direction
     counterpart: str | None
     counterpart_raw: str | None
+    counterpart_is_e164: bool
+    """The counterpart is the E.164 number ingest parsed (not a raw value it could not parse)."""
     our_address: str | None
     agent: str | None
     started_at: datetime | None
@@ -112,6 +108,7 @@ def fold_call(events: Iterable[CallEvent]) -> CallState:
         direction=last.direction if last.direction != "unknown" else ordered[0].direction,
         counterpart=(counterpart.e164 or counterpart.raw) if counterpart else None,
         counterpart_raw=counterpart.raw if counterpart else None,
+        counterpart_is_e164=counterpart is not None and counterpart.e164 is not None,
         our_address=(ours.e164 or ours.extension or ours.raw) if ours else None,
         agent=(answering_agents or agents or [None])[-1],
         started_at=min(started_times),

@@ -1,8 +1,5 @@
-"""Named crash points for the fault-injection tests: the process kills itself with SIGKILL exactly where a
-real crash would hurt most. Off unless TOUCHPOINT_CLASSIFIER_FAILPOINTS names them; never set in production.
-
-- `after_db_commit`: the batch's transaction committed, its Kafka offset commit not yet sent.
-- `before_db_commit`: the batch's effects written inside the transaction, not yet committed."""
+"""Named crash points for the fault-injection tests (`after_db_commit`, `before_db_commit`): the process kills
+itself there with SIGKILL. Off unless TOUCHPOINT_CLASSIFIER_FAILPOINTS names them; never set in production."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""Who is on the other end (pure): our own number or mailbox, a known contact, or someone unknown.
-
-Matching is exact on the normalized address: E.164 for phones (an extension dialled after the number is kept
-apart by ingest and never part of it), the lower-cased address for email. Company numbers, DIDs and mail
-domains never become contacts. Contact ids are derived from the first address, so a replay creates the same
-contact."""
+"""Who is on the other end (pure): our own number or mailbox, a known contact, or someone unknown, matched exactly
+on the normalized address; contact ids derive from the first address, so a replay creates the same contact."""
 
 from __future__ import annotations
 

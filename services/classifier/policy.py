@@ -1,6 +1,5 @@
-"""The company's rules the classifier applies, as one frozen value built at the composition root: own numbers
-and mail domains, business hours and SLAs, and the wrong-number/spam threshold. Pure code takes it as an
-argument; nothing reads the environment below `settings.py`."""
+"""The company's rules the classifier applies (own numbers and domains, business hours, SLAs, spam threshold), one
+frozen value built at the composition root and passed to the pure code."""
 
 from __future__ import annotations
 

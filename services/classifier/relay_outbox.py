@@ -1,8 +1,5 @@
-"""The outbox relay: publishes outbox rows to Kafka in id order and marks them published.
-
-Only one relay in the whole consumer group works at a time (a PostgreSQL advisory lock elects it), so records
-of one key reach Kafka in the order their changes committed. A crash between the broker's ack and the mark
-republishes the same records with the same `event_id`s; consumers dedupe on it (documented in docs/DESIGN.md)."""
+"""The outbox relay: one per consumer group (an advisory lock elects it) publishes outbox rows in id order and marks
+the acknowledged prefix published; a crash in between republishes with the same `event_id`s."""
 
 from __future__ import annotations
 

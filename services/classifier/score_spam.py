@@ -1,15 +1,5 @@
-"""Wrong-number and spam scoring of calls (pure).
-
-The score is a logistic function of a few features, each with a weight and a human-readable reason:
-
-    score = 1 / (1 + exp(-(BIAS + sum(weight_i * x_i))))
-
-Block and allow lists override it (1.0 and 0.0). Managers' verdicts on a number are features too, and they
-decide whether a flagged call still needs a person: a number more managers called wrong or spam than
-legitimate is flagged `confirmed` without asking again; a number more managers called legitimate is not
-flagged again, whatever its score (which is still recorded, with its reasons). That is the online
-learning: per-number statistics (calls, short calls, verdicts) updated with every call and every verdict,
-inside the same transaction as the call that changes them."""
+"""Wrong-number and spam scoring of calls (pure): a logistic score of weighted features with readable reasons,
+lists and managers' verdicts on top, and the per-number statistics it learns from (docs/classifier.md)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,5 @@
-"""Seeds or updates the managers table from a settings file, the way every write reaches domain tables: it
-produces one `upsert_manager` action per manager to touchpoint.actions.v1, and the classifier applies them
-(validated, audited).
-
-    python -m services.classifier.seed_managers deploy/managers.example.json
-
-The file is a JSON list of {"id", "name", "email"?, "extensions"?, "on_duty"?, "active"?}. Each action's event_id
-is a hash of the manager's entry, so running the same file twice changes nothing, and an edited entry is applied
-as a new action."""
+"""Seeds or updates the managers from a JSON file as `upsert_manager` actions on touchpoint.actions.v1, each with a
+hash of its entry as event_id: `python -m services.classifier.seed_managers deploy/managers.example.json`."""
 
 from __future__ import annotations
 

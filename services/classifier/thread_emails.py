@@ -1,22 +1,17 @@
-"""Email threading and status (pure).
-
-A message's interaction id comes from its Message-ID, so the same message seen by two providers is one
-interaction. Its thread is the thread of the first message it refers to that we know (In-Reply-To, then
-References newest first); failing that, the root its References name (the first one, by RFC 5322 practice), its
-In-Reply-To, or itself. For well-formed mail that root is the same whatever order the messages arrive in."""
+"""Email threading and status (pure): a message's interaction from its Message-ID, its thread from the messages it
+refers to (rules in docs/classifier.md, "Emails: threading and status")."""
 
 from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from schemas.events import EmailEvent
 from schemas.records import EmailStatus
 
 _EMAIL_NS = uuid.UUID("9e3b1f0c-2d47-4b8e-a5c6-71d0e4f2b913")
 _BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
-_BOUNCE_LOCALS = ("mailer-daemon", "postmaster")
 
 
 def message_key(event: EmailEvent) -> str:
@@ -68,19 +63,11 @@ def thread_of(event: EmailEvent, known: Mapping[str, uuid.UUID]) -> uuid.UUID:
 
 
 def email_status(event: EmailEvent) -> EmailStatus:
-    if event.is_bounce or _is_bounce_sender(event.sender.address if event.sender else event.envelope_from):
+    """Bounces and automatic replies are recognized once, by ingest (services/ingest/parse_email.py)."""
+    if event.is_bounce:
         return "bounce"
-    if event.is_auto_reply or (event.auto_submitted is not None and event.auto_submitted.lower() != "no"):
+    if event.is_auto_reply:
         return "auto_reply"
     if event.list_unsubscribe or (event.precedence or "").lower() in _BULK_PRECEDENCE:
         return "bulk"
     return "sent" if event.direction == "outbound" else "received"
-
-
-def _is_bounce_sender(address: str | None) -> bool:
-    return address is not None and address.lower().split("@", 1)[0] in _BOUNCE_LOCALS
-
-
-def canonical(events: Iterable[EmailEvent]) -> EmailEvent:
-    """One message seen several times (providers, retries): the earliest report wins, deterministically."""
-    return min(events, key=lambda e: (e.received_at, e.event_id))

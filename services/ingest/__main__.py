@@ -53,7 +53,8 @@ async def main() -> None:
     configure_logging(LogSettings(), "ingest")
     try:
         await ensure_topics(kafka, ALL_TOPICS)
-    except Exception as exc:
+    except KafkaUnavailable as exc:
+        # The broker may come up after ingest: requests answer 503 until then. A settings mismatch is refused.
         log.warning("ingest.topics_not_checked", error=repr(exc))
     pool = await open_token_pool(DatabaseSettings())
     producer = DurableProducer(

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from typing import Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.runtime.company import CompanySettings
+from services.runtime.secrets import blank_is_unset, refuse_unusable_secrets
+from services.runtime.settings import Environment
+
+# The settings that hold a source's secret; each is TOUCHPOINT_<NAME> and checked by services/runtime/secrets.py.
+SECRET_FIELDS = (
+    "generic_secret",
+    "twilio_auth_token",
+    "mango_api_key",
+    "mango_api_salt",
+    "zadarma_api_secret",
+    "freeswitch_password",
+    "mailgun_signing_key",
+    "postmark_password",
+)
 
 
 class IngestSettings(CompanySettings):
     """Company facts (own numbers, mail domains, region, time zone) come from CompanySettings."""
 
-    model_config = SettingsConfigDict(env_prefix="TOUCHPOINT_", extra="ignore")
+    # Errors must not echo what was given: a refused secret would be printed.
+    model_config = SettingsConfigDict(env_prefix="TOUCHPOINT_", extra="ignore", hide_input_in_errors=True)
+
+    environment: Environment = Field("production", alias="TOUCHPOINT_ENV")
 
     host: str = Field("127.0.0.1", alias="TOUCHPOINT_INGEST_HOST")
     port: int = Field(8080, alias="TOUCHPOINT_INGEST_PORT", ge=0, le=65535)
@@ -30,24 +49,18 @@ class IngestSettings(CompanySettings):
     freeswitch_user: str | None = None
     freeswitch_password: SecretStr | None = None
 
-    @field_validator(
-        "generic_secret",
-        "twilio_auth_token",
-        "mango_api_key",
-        "mango_api_salt",
-        "zadarma_api_secret",
-        "freeswitch_user",
-        "freeswitch_password",
-        mode="before",
-    )
+    @field_validator(*SECRET_FIELDS, "freeswitch_user", "postmark_user", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
-        """`TOUCHPOINT_X_SECRET=` (empty) must leave the source refused, not open to an empty-key signature."""
-        if isinstance(value, str) and not value.strip():
-            return None
-        if isinstance(value, SecretStr) and not value.get_secret_value().strip():
-            return None
-        return value
+        return blank_is_unset(value)
+
+    @model_validator(mode="after")
+    def _secrets_usable(self) -> Self:
+        refuse_unusable_secrets(
+            {f"TOUCHPOINT_{name.upper()}": getattr(self, name) for name in SECRET_FIELDS},
+            development=self.environment == "development",
+        )
+        return self
 
     # Email sources (docs/email.md). Mail from one of the company's domains (CompanySettings.mail_domains) to
     # outside is outbound; SMTP accepts only recipients in them. Subdomains count as ours.

@@ -1,3 +1,3 @@
-"""What every Touchpoint process needs: settings (with the company facts all services share), structured
-logging, the Kafka producer/consumer/admin wiring, the PostgreSQL pool and migrations, health checks and graceful
-shutdown."""
+"""What every Touchpoint process needs: settings (with the company facts all services share), the secret rule,
+structured logging, the Kafka producer/consumer/admin wiring and topic settings, the PostgreSQL pool and
+migrations, health checks, and a start-up that waits for dependencies but stops on what waiting cannot fix."""

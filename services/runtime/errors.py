@@ -9,7 +9,8 @@ class TouchpointError(Exception):
 
 
 class RetryLater(TouchpointError):
-    """A dependency (Kafka, PostgreSQL) is unavailable or slow; the same work may succeed later."""
+    """A dependency (Kafka, PostgreSQL) is unavailable or slow; the same work may succeed later. Start-up waits
+    on it (`lifecycle.retry_until_ready`); the classifier's batch loop retries its own transient errors."""
 
 
 class KafkaUnavailable(RetryLater):
@@ -17,7 +18,12 @@ class KafkaUnavailable(RetryLater):
 
 
 class DatabaseUnavailable(RetryLater):
-    """PostgreSQL could not be reached or the connection broke."""
+    """PostgreSQL could not be reached at start-up, or the connection broke while migrating."""
+
+
+class StartupRefused(TouchpointError):
+    """A start-up check failed in a way that waiting cannot fix (a changed migration, a topic with the wrong
+    settings, a refused secret): the process stops with the reason instead of retrying."""
 
 
 class InvalidRecord(TouchpointError):

@@ -15,53 +15,133 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import (
     InvalidProducerEpoch,
     KafkaConnectionError,
     KafkaError,
+    KafkaTimeoutError,
     MessageSizeTooLargeError,
     OutOfOrderSequenceNumber,
     ProducerClosed,
     TopicAlreadyExistsError,
     UnknownProducerId,
+    UnrecognizedBrokerVersion,
+    for_code,
 )
 from aiokafka.partitioner import DefaultPartitioner
 
 from schemas.topics import Topic
-from services.runtime.errors import KafkaUnavailable
+from services.runtime.errors import KafkaUnavailable, StartupRefused
 from services.runtime.settings import KafkaSettings
+from services.runtime.topic_settings import (
+    ExistingTopic,
+    Replication,
+    refusal,
+    replication_for,
+    topic_config,
+    topic_mismatches,
+)
 
 log = structlog.get_logger(__name__)
 
 # After these the idempotent producer cannot recover by itself (aiokafka #1017): close it and build a new one.
 _FATAL_PRODUCER_ERRORS = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch, ProducerClosed)
+# A broker that is down or still starting: waiting can fix these (the rest of KafkaError says `retriable`).
+_TRANSIENT_KAFKA_ERRORS = (KafkaConnectionError, KafkaTimeoutError, UnrecognizedBrokerVersion, OSError, TimeoutError)
 # What AIOKafkaProducer uses when none is given (as DurableProducer does): send_batch partitions the same way.
 _PARTITIONER = DefaultPartitioner()
 
 
-async def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic], replication_factor: int = 1) -> None:
-    """Creates the missing topics of the catalogue; existing ones are left as they are."""
+async def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic]) -> None:
+    """Creates the missing topics of the catalogue with the replication this cluster needs (topic_settings.py) and
+    checks the existing ones: one that differs (partitions, replication, min.insync.replicas, cleanup policy,
+    retention) stops start-up with `TopicSettingsRefused` naming topic and setting; in development it is a
+    warning. A broker that cannot be reached is `KafkaUnavailable` (start-up waits)."""
+    wanted = {settings.topics(t): t for t in topics}
     admin = AIOKafkaAdminClient(client_id=f"{settings.client_id_prefix}-admin", **settings.client_kwargs())
-    await admin.start()
     try:
+        await admin.start()
+        brokers = len((await admin.describe_cluster())["brokers"])
+        replication = replication_for(brokers, settings.topic_replication_factor, settings.topic_min_insync_replicas)
         existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(
-                settings.topics(t),
-                num_partitions=t.partitions,
-                replication_factor=replication_factor,
-                topic_configs=t.config(),
-            )
-            for t in topics
-            if settings.topics(t) not in existing
+        missing = [name for name in wanted if name not in existing]
+        raced = await _create_topics(admin, [(name, wanted[name]) for name in missing], replication)
+        present = [name for name in wanted if name in existing or name in raced]
+        reasons = [
+            reason
+            for state in await _describe_topics(admin, present)
+            for reason in topic_mismatches(wanted[state.name], state, replication)
         ]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):  # another process won the race
-                await admin.create_topics(missing)
-            log.info("kafka.topics_created", topics=[t.name for t in missing])
-            await _wait_for_leaders(admin, [t.name for t in missing])
+    except _TRANSIENT_KAFKA_ERRORS as exc:
+        raise KafkaUnavailable(f"cannot check topics: {exc!r}") from exc
+    except KafkaError as exc:
+        if exc.retriable:
+            raise KafkaUnavailable(f"cannot check topics: {exc!r}") from exc
+        raise StartupRefused(f"Kafka refused the topic check: {exc!r}") from exc
     finally:
         await admin.close()
+    if reasons and settings.environment == "development":
+        log.warning("kafka.topic_settings_differ", reasons=reasons)
+    elif reasons:
+        raise refusal(reasons)
+
+
+async def _create_topics(
+    admin: AIOKafkaAdminClient, missing: Sequence[tuple[str, Topic]], replication: Replication
+) -> set[str]:
+    """Creates `missing`; returns those another process created meanwhile (to be checked like existing ones)."""
+    if not missing:
+        return set()
+    response = await admin.create_topics(
+        [
+            NewTopic(
+                name,
+                num_partitions=topic.partitions,
+                replication_factor=replication.factor,
+                topic_configs=topic_config(topic, replication),
+            )
+            for name, topic in missing
+        ]
+    )
+    raced: set[str] = set()
+    for name, code, *message in response.topic_errors:
+        error = for_code(code)
+        if error is TopicAlreadyExistsError:
+            raced.add(name)
+        elif code != 0:
+            raise error(f"creating {name}: {message[0] if message else ''}")
+    created = [name for name, _ in missing if name not in raced]
+    if created:
+        log.info("kafka.topics_created", topics=created, replication_factor=replication.factor)
+        await _wait_for_leaders(admin, created)
+    return raced
+
+
+async def _describe_topics(admin: AIOKafkaAdminClient, names: Sequence[str]) -> list[ExistingTopic]:
+    if not names:
+        return []
+    described = {t["topic"]: t for t in await admin.describe_topics(list(names))}
+    configs: dict[str, dict[str, str]] = {}
+    for response in await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in names]):
+        for code, message, _type, name, entries in (r[:5] for r in response.resources):
+            if code != 0:
+                raise for_code(code)(f"describing the settings of {name}: {message}")
+            configs[name] = {entry[0]: entry[1] for entry in entries}
+    states = []
+    for name in names:
+        topic = described[name]
+        if topic.get("error_code", 0) != 0:
+            raise for_code(topic["error_code"])(f"describing {name}")
+        states.append(
+            ExistingTopic(
+                name=name,
+                partitions=len(topic["partitions"]),
+                replication_factor=min((len(p["replicas"]) for p in topic["partitions"]), default=0),
+                config=configs.get(name, {}),
+            )
+        )
+    return states
 
 
 async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeout_s: float = 15.0) -> None:

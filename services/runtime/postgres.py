@@ -13,6 +13,7 @@ import asyncpg
 import structlog
 from asyncpg.pool import PoolConnectionProxy
 
+from services.runtime.errors import DatabaseUnavailable, StartupRefused
 from services.runtime.settings import DatabaseSettings
 
 log = structlog.get_logger(__name__)
@@ -21,6 +22,17 @@ log = structlog.get_logger(__name__)
 Connection = asyncpg.Connection | PoolConnectionProxy
 
 _MIGRATION_LOCK = 0x70C4_0001  # arbitrary constant shared by every Touchpoint process
+
+# What a server that is down, starting, restarting or full answers: waiting can fix these. Anything else at
+# start-up (wrong password, missing database, a failing migration) is a fault to report, not to wait out.
+TRANSIENT_ERRORS = (
+    OSError,
+    TimeoutError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+)
 
 
 async def create_pool(settings: DatabaseSettings) -> asyncpg.Pool:
@@ -35,10 +47,17 @@ async def create_pool(settings: DatabaseSettings) -> asyncpg.Pool:
 
 
 async def open_migrated_pool(settings: DatabaseSettings) -> asyncpg.Pool:
-    """A pool on a database whose schema is up to date; closed again if migrating fails."""
-    pool = await create_pool(settings)
+    """A pool on a database whose schema is up to date; closed again if migrating fails. A server that cannot be
+    reached yet is `DatabaseUnavailable` (start-up waits); a changed migration is `MigrationMismatch`."""
+    try:
+        pool = await create_pool(settings)
+    except TRANSIENT_ERRORS as exc:
+        raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {exc!r}") from exc
     try:
         await migrate(pool)
+    except TRANSIENT_ERRORS as exc:
+        await pool.close()
+        raise DatabaseUnavailable(f"PostgreSQL went away while migrating: {exc!r}") from exc
     except BaseException:
         await pool.close()
         raise
@@ -50,7 +69,7 @@ def migration_files() -> list[tuple[str, str]]:
     return sorted((f.name, f.read_text()) for f in folder.iterdir() if f.name.endswith(".sql"))
 
 
-class MigrationMismatch(RuntimeError):
+class MigrationMismatch(StartupRefused):
     """An applied migration's file changed since; migrations are append-only."""
 
 
@@ -71,7 +90,10 @@ async def migrate(pool: asyncpg.Pool) -> list[str]:
                 checksum = hashlib.sha256(sql.encode()).hexdigest()
                 if name in done:
                     if done[name] != checksum:
-                        raise MigrationMismatch(f"migration {name} changed after it was applied")
+                        raise MigrationMismatch(
+                            f"migration {name} changed after it was applied (migrations are append-only: restore"
+                            " the file as released and put the change in a new migration)"
+                        )
                     continue
                 async with conn.transaction():
                     await conn.execute(sql)

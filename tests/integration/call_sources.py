@@ -33,7 +33,7 @@ Client = TestClient[web.Request, web.Application]
 
 PUBLIC_BASE_URL = "https://ingest.example.com"  # as behind a proxy: Twilio signs the URL it called, not ours
 TWILIO_TOKEN = "test-twilio-auth-token"
-MANGO_KEY, MANGO_SALT = "test-mango-key", "test-mango-salt"
+MANGO_KEY, MANGO_SALT = "test-mango-api-key", "test-mango-api-salt"
 ZADARMA_SECRET = "test-zadarma-secret"
 FS_USER, FS_PASSWORD = "freeswitch", "test-freeswitch-password"
 OWN_NUMBERS = ("+14155550100", "+74951234567")

@@ -1,19 +1,26 @@
-"""Feeding the classifier in integration tests: a reproducible stream of call events with known answers, produced
-straight to the topics (as ingest would), and the checks every exactly-once test makes on PostgreSQL."""
+"""Feeding the classifier in integration tests: a reproducible stream of call events produced straight to the topics
+(as ingest would) with the checks every exactly-once test makes, and records fed to the Store without a broker."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 
 from schemas.actions import UpsertManager
-from schemas.events import CallEvent, PhoneAddress
+from schemas.events import CallEvent, EmailEvent, PhoneAddress
 from schemas.topics import ACTIONS, CALLS
+from services.classifier.decode import Consumed, ConsumedRecord
+from services.classifier.fence_offsets import OffsetRange
+from services.classifier.store import Store
 from services.runtime.kafka import DurableProducer, ProducerLimits
+from services.runtime.postgres import Connection
 from services.runtime.settings import KafkaSettings
 
 OWN = "+14155550100"
@@ -148,3 +155,76 @@ async def check_exactly_once(conn: asyncpg.Connection, stream: Stream) -> None:
     ) == await conn.fetchval("SELECT sum(version) FROM interactions WHERE phase IS NOT NULL"), (
         "one interactions.v1 record per interaction version"
     )
+
+
+def action_fields(n: int, minutes: float, actor: str = "ann", *, t0: datetime) -> dict[str, Any]:
+    """The fields every action has: its id `act-<n>`, who and when (`minutes` after `t0`)."""
+    return {"event_id": f"act-{n}", "actor_id": actor, "occurred_at": t0 + timedelta(minutes=minutes)}
+
+
+class DirectFeed:
+    """Records for `Store.apply_batch` without a broker: each topic one partition, offsets in the order added."""
+
+    def __init__(self) -> None:
+        self.records: list[ConsumedRecord] = []
+        self._next: dict[str, int] = {}
+
+    def add(self, *events: Consumed) -> None:
+        for event in events:
+            topic = (
+                "calls" if isinstance(event, CallEvent) else "emails" if isinstance(event, EmailEvent) else "actions"
+            )
+            offset = self._next.get(topic, 0)
+            self._next[topic] = offset + 1
+            raw = event.model_dump_json(by_alias=True, exclude_none=True).encode()
+            self.records.append(ConsumedRecord(topic, 0, offset, event, raw))
+
+
+async def apply_in_batches(store: Store, records: Sequence[ConsumedRecord], cuts: Iterable[int] = ()) -> None:
+    """Applies `records` in order as consecutive batches that start at each cut."""
+    bounds = [0, *sorted(set(cuts)), len(records)]
+    for start, end in itertools.pairwise(bounds):
+        batch = records[start:end]
+        ranges: dict[tuple[str, int], OffsetRange] = {}
+        for r in batch:
+            tp = (r.topic, r.partition)
+            first = ranges[tp].first if tp in ranges else r.offset
+            ranges[tp] = OffsetRange(first, r.offset + 1)
+        result = await store.apply_batch(batch, ranges)
+        assert not result.rewind
+
+
+DOMAIN_TABLES = (
+    "managers",
+    "manager_extensions",
+    "contacts",
+    "contact_addresses",
+    "number_stats",
+    "number_marks",
+    "interactions",
+    "interaction_events",
+    "tasks",
+    "task_interactions",
+    "meetings",
+    "plans",
+    "applied_actions",
+    "audit_log",
+)
+# Bookkeeping that differs with the number of batches by design: write times, ids, and versions (one per change).
+_BOOKKEEPING = frozenset({"updated_at", "created_at", "applied_at", "recorded_at", "id:audit_log", "version"})
+
+
+async def domain_rows(conn: Connection) -> dict[str, list[tuple[tuple[str, object], ...]]]:
+    """Every domain table's rows, without bookkeeping columns, sorted: what a classification decided."""
+    state = {}
+    for table in DOMAIN_TABLES:
+        rows = [
+            tuple((k, v) for k, v in row.items() if k not in _BOOKKEEPING and f"{k}:{table}" not in _BOOKKEEPING)
+            for row in await conn.fetch(f"SELECT * FROM {table}")  # noqa: S608 - fixed table names
+        ]
+        state[table] = sorted(rows, key=repr)
+    return state
+
+
+async def reset_domain(conn: Connection) -> None:
+    await conn.execute(f"TRUNCATE {', '.join(DOMAIN_TABLES)}, consumer_offsets, outbox RESTART IDENTITY CASCADE")

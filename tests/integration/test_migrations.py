@@ -1,4 +1,5 @@
-"""Migrations on a real PostgreSQL: ordered, recorded, idempotent, and refusing a changed file."""
+"""Migrations on a real PostgreSQL: ordered, recorded, idempotent, and refusing a changed file at once (start-up
+waits for a database that is not up yet, never for a changed migration)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import asyncio
 import asyncpg
 import pytest
 
+from deploy.local.procs import free_port
 from services.runtime import postgres
-from services.runtime.postgres import MigrationMismatch, create_pool, migrate, migration_files
+from services.runtime.errors import DatabaseUnavailable
+from services.runtime.lifecycle import retry_until_ready
+from services.runtime.postgres import MigrationMismatch, create_pool, migrate, migration_files, open_migrated_pool
 from services.runtime.settings import DatabaseSettings
 
 pytestmark = pytest.mark.integration
@@ -35,6 +39,34 @@ async def test_a_changed_migration_stops_start_up(database_url: str, monkeypatch
             await migrate(pool)
     finally:
         await pool.close()
+
+
+async def test_start_up_stops_on_a_changed_migration_instead_of_retrying_it(database_url: str) -> None:
+    first = migration_files()[0][0]
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("UPDATE schema_migrations SET checksum = 'released-before-an-edit' WHERE name = $1", first)
+    finally:
+        await conn.close()
+    stop = asyncio.Event()
+    settings = DatabaseSettings(DATABASE_URL=database_url)
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(MigrationMismatch, match=f"migration {first} changed after it was applied"):
+        # Bounded: before the fix this retried forever with a growing delay.
+        await asyncio.wait_for(retry_until_ready(lambda: open_migrated_pool(settings), stop, "postgres"), 10)
+    assert asyncio.get_running_loop().time() - started < 5  # the first attempt, not after back-offs
+
+
+async def test_a_database_not_up_yet_is_waited_for() -> None:
+    settings = DatabaseSettings(DATABASE_URL=f"postgresql://postgres@127.0.0.1:{free_port()}/touchpoint")
+    with pytest.raises(DatabaseUnavailable, match="cannot connect to PostgreSQL"):
+        await open_migrated_pool(settings)
+    stop = asyncio.Event()
+    waiting = asyncio.create_task(retry_until_ready(lambda: open_migrated_pool(settings), stop, "postgres"))
+    await asyncio.sleep(1.2)  # a few attempts
+    assert not waiting.done()
+    stop.set()
+    assert await asyncio.wait_for(waiting, 5) is None
 
 
 async def test_a_fresh_database_gets_every_table(postgres_server: str) -> None:

@@ -1,4 +1,4 @@
-"""Builders for classifier unit tests: call and email events, and a World with managers."""
+"""Builders for classifier unit tests: call and email events, and a batch state with managers."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.events import CallEvent, CallPhase, CallStatus, Direction, EmailAddress, EmailEvent, PhoneAddress
-from services.classifier.correlate import fold_call, interaction_id
+from services.classifier.batch_state import BatchState, Interaction, Manager
+from services.classifier.correlate import interaction_id
+from services.classifier.fold_events import fold_call_into
 from services.classifier.policy import BusinessHours, Policy
-from services.classifier.world import Interaction, Manager, World
 
 # A Thursday, 10:00 UTC: inside business hours.
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
@@ -34,7 +35,9 @@ def call_event(
     talk_s: int | None = None,
     leg: str | None = None,
     t0: datetime = T0,
+    e164: str | bool | None = True,
 ) -> CallEvent:
+    """`e164`: the normalized form ingest gives (True: the counterpart itself when it starts with +)."""
     return CallEvent(
         event_id=f"{call_id}-{phase}-{seconds}-{leg}-{agent}",
         source="generic",
@@ -43,7 +46,10 @@ def call_event(
         phase=phase,
         status=status,
         direction=direction,
-        counterpart=PhoneAddress(raw=counterpart, e164=counterpart if counterpart.startswith("+") else None)
+        counterpart=PhoneAddress(
+            raw=counterpart,
+            e164=(counterpart if counterpart.startswith("+") else None) if e164 is True else e164 or None,
+        )
         if counterpart
         else None,
         our_number=PhoneAddress(raw=OWN, e164=OWN),
@@ -71,33 +77,24 @@ def missed(call_id: str, *, agent: str | None = "101", ring: int = 20, **kw: Any
     return events
 
 
-def folded(world: World, events: list[CallEvent]) -> tuple[Interaction, str | None, tuple[str, ...]]:
-    """Folds the events into the world's interaction (created if new), as store.py does."""
+def folded(state: BatchState, events: list[CallEvent]) -> tuple[Interaction, str | None, tuple[str, ...]]:
+    """Folds the events into the state's interaction (created if new) with the classifier's own fold."""
     e = events[0]
     iid = interaction_id(e.source, e.call_id)
-    ix = world.interactions.get(iid)
-    if ix is None:
-        ix = Interaction(iid, "call", e.source, e.call_id, e.direction, version=1)
-        ix.original = ix.values()
-        world.interactions[iid] = ix
-    prior = ix.auto_status if ix.phase == "ended" else None
-    state = fold_call(events)
-    for column in ("phase", "auto_status", "direction", "counterpart", "our_address", "agent", "started_at"):
-        setattr(ix, column, getattr(state, column))
-    for column in ("answered_at", "ended_at", "duration_s", "talk_s"):
-        setattr(ix, column, getattr(state, column))
-    return ix, prior, state.rang
+    ix = state.interactions.setdefault(iid, Interaction(iid, "call", e.source, e.call_id, e.direction, version=1))
+    change = fold_call_into(ix, events)
+    return change.interaction, change.prior_status, change.rang
 
 
-def world_with_managers(*managers: tuple[str, str, bool]) -> World:
+def world_with_managers(*managers: tuple[str, str, bool]) -> BatchState:
     """(id, extension, on_duty) per manager."""
-    world = World()
+    state = BatchState()
     for manager_id, ext, on_duty in managers:
-        world.managers[manager_id] = Manager(
+        state.managers[manager_id] = Manager(
             manager_id, manager_id.title(), f"{manager_id}@example.com", on_duty, True, (ext,)
         )
-        world.extensions[ext] = manager_id
-    return world
+        state.extensions[ext] = manager_id
+    return state
 
 
 def email(

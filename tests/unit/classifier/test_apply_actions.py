@@ -1,4 +1,4 @@
-"""People's actions on an in-memory World: validation against the domain, effects, and the audit trail."""
+"""People's actions on an in-memory BatchState: validation against the domain, effects, and the audit trail."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def test_an_action_on_something_unknown_is_rejected_and_changes_nothing() -> Non
         with pytest.raises(Rejected):
             apply_action(world, action, POLICY)
     assert not world.audit
-    assert not world.plans_dirty
+    assert not world.plans
 
 
 def test_confirming_wrong_number_on_a_flagged_call_confirms_it_and_teaches_the_number() -> None:

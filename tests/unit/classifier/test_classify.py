@@ -1,4 +1,4 @@
-"""What calls and emails do to the client base, on an in-memory World (no broker, no database)."""
+"""What calls and emails do to the client base, on an in-memory BatchState (no broker, no database)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import uuid
 from datetime import timedelta
 
 from schemas.events import CallEvent, EmailEvent
-from services.classifier.classify import CallChange, EmailChange, on_call, on_email
+from services.classifier.batch_state import Address, BatchState, Contact, Interaction, Task
+from services.classifier.classify import CallChange, on_call, on_email
+from services.classifier.fold_events import fold_email_into
 from services.classifier.match_contacts import contact_id_for
 from services.classifier.score_spam import NumberStats
-from services.classifier.thread_emails import email_interaction_id, email_status, message_key, thread_of
-from services.classifier.world import Address, Contact, Interaction, Task, World
+from services.classifier.thread_emails import email_interaction_id, message_key, thread_of
 from tests.unit.classifier.factories import (
     CLIENT,
     OWN,
@@ -24,24 +25,24 @@ from tests.unit.classifier.factories import (
 )
 
 
-def apply_call(world: World, events: list[CallEvent]) -> Interaction:
+def apply_call(world: BatchState, events: list[CallEvent]) -> Interaction:
     ix, prior, rang = folded(world, events)
     on_call(world, CallChange(ix, prior, rang), POLICY)
     return ix
 
 
-def known_client(world: World, owner: str = "cid", address: str = CLIENT) -> uuid.UUID:
+def known_client(world: BatchState, owner: str = "cid", address: str = CLIENT) -> uuid.UUID:
     cid = uuid.uuid4()
     world.contacts[cid] = Contact(cid, owner, "Jane", "Doe", created_automatically=False, is_lead=False)
     world.addresses[address] = Address(address, cid, "phone" if address.startswith("+") else "email")
     return cid
 
 
-def open_tasks(world: World, kind: str) -> list[Task]:
+def open_tasks(world: BatchState, kind: str) -> list[Task]:
     return [t for t in world.tasks.values() if t.kind == kind and t.status == "open"]
 
 
-def office() -> World:
+def office() -> BatchState:
     return world_with_managers(("ann", "101", True), ("bob", "102", True), ("cid", "103", False))
 
 
@@ -173,16 +174,14 @@ def test_each_call_counts_once_in_the_numbers_statistics_even_when_its_status_ch
     assert task.status == "done", "the late answer closes the callback it had caused"
 
 
-def mail(world: World, event: EmailEvent) -> Interaction:
-    """Threads, records and classifies one message, as store.py does."""
+def mail(world: BatchState, event: EmailEvent) -> Interaction:
+    """Threads, folds and classifies one message with the classifier's own functions."""
     iid = email_interaction_id(event)
     known = {i.external_id: i.thread_id for i in world.interactions.values() if i.thread_id}
     ix = Interaction(iid, "email", "smtp", message_key(event), event.direction, version=1)
     ix.thread_id = thread_of(event, known)
-    ix.phase, ix.auto_status = "seen", email_status(event)
-    ix.counterpart, ix.our_address = event.counterpart, event.our_address
     world.interactions[iid] = ix
-    on_email(world, EmailChange(ix, event), POLICY)
+    on_email(world, fold_email_into(ix, event), POLICY)
     return ix
 
 
@@ -216,7 +215,7 @@ def test_auto_replies_and_bulk_mail_create_no_task_and_bounces_mark_the_address_
     world = office()
     known_client(world, address="jane@client.test")
     sent = mail(world, email("out1@example.com", direction="outbound"))
-    mail(world, email("ooo@client", auto_submitted="auto-replied", in_reply_to="out1@example.com"))
+    mail(world, email("ooo@client", auto_submitted="auto-replied", is_auto_reply=True, in_reply_to="out1@example.com"))
     mail(world, email("news@client", precedence="bulk"))
     assert not world.tasks
     mail(
@@ -232,5 +231,28 @@ def test_internal_mail_is_recorded_apart() -> None:
     world = office()
     ix = mail(world, email("int@example.com", counterpart="bob@example.com"))
     assert ix.internal
+    assert not world.tasks
+    assert not world.contacts
+
+
+def test_a_message_ingest_did_not_call_an_auto_reply_gets_a_reply_task() -> None:
+    """`Auto-Submitted: no; x` is "no" with a comment: ingest does not flag it, and the classifier used to read the
+    raw header again and call it an auto-reply, so nobody was asked to answer."""
+    world = office()
+    known_client(world, address="jane@client.test")
+    ix = mail(world, email("q@client", auto_submitted="no; x"))
+    assert ix.auto_status == "received"
+    [reply] = open_tasks(world, "reply")
+    assert reply.thread_id == ix.thread_id
+
+
+def test_a_raw_number_ingest_could_not_parse_is_never_taken_for_e164() -> None:
+    """+331476618690 has the form of E.164 but phonenumbers refuses it, so ingest gives no `e164`: no number
+    statistics, no callback by number, no lead."""
+    world = office()
+    ix = apply_call(world, missed("c1", counterpart="+331476618690", e164=None))
+    assert ix.counterpart == "+331476618690" and not ix.counterpart_is_e164
+    assert ix.phone is None
+    assert not world.numbers
     assert not world.tasks
     assert not world.contacts

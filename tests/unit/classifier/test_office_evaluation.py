@@ -16,11 +16,11 @@ from bench.simulator.score import FlagScore
 from schemas.actions import MarkNumber
 from schemas.events import CallEvent
 from services.classifier.apply_actions import apply_action
+from services.classifier.batch_state import Address, BatchState, Contact
 from services.classifier.classify import CallChange, on_call
 from services.classifier.correlate import interaction_id
 from services.classifier.match_contacts import contact_id_for
 from services.classifier.policy import BusinessHours, Policy
-from services.classifier.world import Address, Contact, World
 from services.ingest.calls.generic import GenericCallPayload, normalize_generic
 from tests.unit.classifier.factories import folded, world_with_managers
 
@@ -60,7 +60,7 @@ class Week:
     asked_again: int = 0
 
 
-def known_office(day: OfficeDay) -> tuple[World, Policy]:
+def known_office(day: OfficeDay) -> tuple[BatchState, Policy]:
     """The classifier's state before the week: the managers, and the client base the CRM already holds."""
     office = day.office
     world = world_with_managers(*((m.id, m.extension, True) for m in office.managers))
@@ -117,7 +117,7 @@ def run_week(seed: int, *, feedback: bool = True) -> Week:
     return week
 
 
-def callbacks_of(world: World, days: tuple[OfficeDay, ...], flagged: set[str]) -> CallbackCheck:
+def callbacks_of(world: BatchState, days: tuple[OfficeDay, ...], flagged: set[str]) -> CallbackCheck:
     """The week's callback tasks in the classifier's state, compared with the labels like the stored ones."""
     calls = tuple(c for day in days for c in day.calls)
     call_of = {interaction_id("generic", c.call_id): c.call_id for c in calls}

@@ -6,11 +6,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
+from pydantic import ValidationError
 
 from services.classifier.settings import ClassifierSettings
-from services.ingest.settings import IngestSettings
+from services.ingest.settings import SECRET_FIELDS, IngestSettings
 from services.reporting.settings import ReportingSettings
+from services.runtime.settings import KafkaSettings
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 ROOT = DEPLOY.parent
@@ -82,3 +85,32 @@ def test_dev_env_names_every_source_secret_of_the_design() -> None:
         "TOUCHPOINT_DEFAULT_REGION",
         "TOUCHPOINT_TIMEZONE",
     } <= names
+
+
+def kubernetes_secret() -> dict[str, str]:
+    docs = [d for d in yaml.safe_load_all((DEPLOY / "k8s" / "touchpoint.yaml").read_text()) if d]
+    data: dict[str, str] = next(d for d in docs if d["kind"] == "Secret")["stringData"]
+    return data
+
+
+def test_only_the_development_deployments_are_marked_development() -> None:
+    compose: dict[str, Any] = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    for name in ("ingest", "classifier", "reporting"):
+        assert compose["services"][name]["environment"]["TOUCHPOINT_ENV"] == "development", name
+    assert "TOUCHPOINT_ENV" not in kubernetes_secret()
+
+
+def test_the_kubernetes_secret_starts_only_once_its_placeholder_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = kubernetes_secret()
+    assert {f"TOUCHPOINT_{name.upper()}" for name in SECRET_FIELDS} <= set(data)
+    assert {"TOUCHPOINT_TOPIC_REPLICATION_FACTOR", "TOUCHPOINT_TOPIC_MIN_INSYNC_REPLICAS"} <= set(data)
+    for key, value in data.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ValidationError, match="TOUCHPOINT_GENERIC_SECRET has 9 characters"):
+        IngestSettings()
+    monkeypatch.setenv("TOUCHPOINT_GENERIC_SECRET", "a-real-secret-of-32-characters!!")
+    settings = IngestSettings()
+    assert settings.environment == "production"
+    assert settings.twilio_auth_token is None and settings.postmark_password is None  # blank: source off
+    kafka = KafkaSettings()
+    assert (kafka.topic_replication_factor, kafka.topic_min_insync_replicas) == (None, None)

@@ -26,9 +26,9 @@ def test_the_403_names_the_variables_that_configure_the_source(
     for field in source.secrets:
         variable = f"TOUCHPOINT_{field.upper()}"
         assert variable in detail
-        monkeypatch.setenv(variable, "configured")
+        monkeypatch.setenv(variable, "configured-by-the-operator")
         value = getattr(IngestSettings(), field)
-        assert (value.get_secret_value() if isinstance(value, SecretStr) else value) == "configured"
+        assert (value.get_secret_value() if isinstance(value, SecretStr) else value) == "configured-by-the-operator"
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda s: s.name)

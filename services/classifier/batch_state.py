@@ -1,19 +1,13 @@
-"""The slice of the domain one batch can touch, held in memory while the batch is classified (no I/O).
-
-store.py loads it (locking the rows), the pure steps in classify.py and apply_actions.py change it, and
-store.py writes back what changed, set-based, in the same transaction as the batch's offsets. Every change
-is recorded here as it happens (dirty sets, audit entries, outbox records, rejections), so the write-back is
-a function of this object alone."""
+"""The batch's loaded state: the rows one batch touches, as plain objects the pure steps change in memory.
+write_back.py writes what differs from the rows as loaded; audit entries and task links are appended here."""
 
 from __future__ import annotations
 
-import operator
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
-from schemas.actions import NumberList
 from schemas.records import TaskKind, TaskStatus
 from services.classifier.assign_tasks import ManagerView
 from services.classifier.score_spam import NumberStats, Verdict
@@ -70,7 +64,7 @@ class Address:
 
 @dataclass(frozen=True)
 class Task:
-    """Immutable: a change is a new value given to `World.put_task`, which keeps the indexes right."""
+    """Immutable: a change is a new value given to `BatchState.put_task`, which keeps the indexes right."""
 
     id: uuid.UUID
     kind: TaskKind
@@ -103,7 +97,7 @@ class Task:
 
 @dataclass
 class Interaction:
-    """A row of `interactions`; `original` is how it was loaded, to tell whether it changed."""
+    """A row of `interactions`."""
 
     id: uuid.UUID
     kind: Literal["call", "email"]
@@ -113,6 +107,7 @@ class Interaction:
     version: int
     counterpart: str | None = None
     counterpart_raw: str | None = None
+    counterpart_is_e164: bool = False
     our_address: str | None = None
     agent: str | None = None
     manager_id: str | None = None
@@ -133,48 +128,14 @@ class Interaction:
     flag: str | None = None
     outcome_by: str | None = None
     outcome_at: datetime | None = None
-    original: tuple[Any, ...] | None = None
-
-    def values(self) -> tuple[Any, ...]:
-        """The INTERACTION_COLUMNS, in order (twice per interaction per batch: when loaded and when written)."""
-        values: tuple[Any, ...] = _INTERACTION_VALUES(self)
-        return values
 
     @property
-    def changed(self) -> bool:
-        return self.original != self.values()
+    def phone(self) -> str | None:
+        """The counterpart when it is a phone number ingest parsed to E.164 (never a raw value)."""
+        return self.counterpart if self.kind == "call" and self.counterpart_is_e164 else None
 
     def snapshot(self) -> dict[str, Any]:
         return {"outcome": self.outcome, "flag": self.flag, "contact_id": _s(self.contact_id)}
-
-
-# The mutable columns written back (everything but id, kind, source, external_id, version).
-INTERACTION_COLUMNS = (
-    "direction",
-    "counterpart",
-    "counterpart_raw",
-    "our_address",
-    "agent",
-    "manager_id",
-    "contact_id",
-    "phase",
-    "auto_status",
-    "outcome",
-    "started_at",
-    "answered_at",
-    "ended_at",
-    "duration_s",
-    "talk_s",
-    "recording_ref",
-    "thread_id",
-    "internal",
-    "spam_score",
-    "spam_reasons",
-    "flag",
-    "outcome_by",
-    "outcome_at",
-)
-_INTERACTION_VALUES = operator.attrgetter(*INTERACTION_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +182,7 @@ class Mark:
 
 
 @dataclass
-class World:
+class BatchState:
     managers: dict[str, Manager] = field(default_factory=dict)
     extensions: dict[str, str] = field(default_factory=dict)
     open_task_counts: dict[str, int] = field(default_factory=dict)
@@ -232,17 +193,11 @@ class World:
     tasks: dict[uuid.UUID, Task] = field(default_factory=dict)
     open_index: dict[tuple[str, str], uuid.UUID] = field(default_factory=dict)
     plans: dict[tuple[str, str, str], Plan] = field(default_factory=dict)
-    # What changed, for the write-back.
-    managers_dirty: set[str] = field(default_factory=set)
-    contacts_dirty: set[uuid.UUID] = field(default_factory=set)
-    addresses_dirty: set[str] = field(default_factory=set)
-    numbers_dirty: set[str] = field(default_factory=set)
-    lists_dirty: dict[str, NumberList] = field(default_factory=dict)
-    marks: list[Mark] = field(default_factory=list)
-    tasks_dirty: set[uuid.UUID] = field(default_factory=set)
-    task_links: set[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=set)
+    marks: dict[tuple[str, str], Mark] = field(default_factory=dict)
+    """Each manager's latest verdict per number (number, manager id)."""
     meetings: dict[uuid.UUID, Meeting] = field(default_factory=dict)
-    plans_dirty: set[tuple[str, str, str]] = field(default_factory=set)
+    # Appended, never loaded: the links this batch made and the audit of its actions.
+    task_links: set[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=set)
     audit: list[AuditEntry] = field(default_factory=list)
 
     def contact_of(self, address: str) -> uuid.UUID | None:
@@ -266,10 +221,9 @@ class World:
             self.open_index[key] = task.id
             if task.assignee_id:
                 self.open_task_counts[task.assignee_id] = self.open_task_counts.get(task.assignee_id, 0) + 1
-        self.tasks_dirty.add(task.id)
 
     def load_task(self, task: Task) -> None:
-        """A task as stored: indexed, not dirty (its assignee's open count already includes it)."""
+        """A task as stored: indexed (its assignee's open count already includes it)."""
         self.tasks[task.id] = task
         if task.status == "open":
             self.open_index[(task.kind, task.dedupe_key)] = task.id

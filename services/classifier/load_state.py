@@ -1,0 +1,160 @@
+"""Loads the batch's state: every row its events and actions can touch, locked (`FOR UPDATE`) in a fixed order."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from schemas.actions import Action, CloseTask, MarkNumber, ReassignContact, RecordMeeting, SetNumberList, SetOutcome
+from schemas.actions import SetPlan as SetPlanAction
+from schemas.events import CallEvent, EmailEvent
+from services.classifier.batch_state import Address, BatchState, Manager, Plan
+from services.classifier.map_rows import (
+    contact_from_row,
+    interaction_from_row,
+    mark_from_row,
+    meeting_from_row,
+    task_from_row,
+)
+from services.classifier.match_contacts import contact_id_for
+from services.classifier.score_spam import NumberStats, Verdict
+from services.classifier.thread_emails import interaction_id_for_key
+from services.runtime.postgres import Connection
+
+
+@dataclass(frozen=True, slots=True)
+class Touched:
+    """What one batch refers to: its interactions, the messages its emails refer to, its events and actions."""
+
+    interaction_ids: set[uuid.UUID]
+    email_refs: set[str]
+    calls: Sequence[CallEvent]
+    emails: Sequence[EmailEvent]
+    actions: Sequence[Action]
+
+
+async def load_state(conn: Connection, touched: Touched) -> BatchState:
+    state = BatchState()
+    await _load_managers(conn, state)
+    addresses = await _load_interactions(conn, state, touched)
+    await _load_contacts(conn, state, addresses, touched.actions)
+    await _load_numbers(conn, state, addresses)
+    await _load_tasks(conn, state, addresses, touched.actions)
+    await _load_action_targets(conn, state, touched.actions)
+    return state
+
+
+async def _load_managers(conn: Connection, state: BatchState) -> None:
+    for row in await conn.fetch("SELECT id, name, email, on_duty, active FROM managers"):
+        state.managers[row["id"]] = Manager(row["id"], row["name"], row["email"], row["on_duty"], row["active"])
+    for row in await conn.fetch("SELECT extension, manager_id FROM manager_extensions ORDER BY extension"):
+        state.extensions[row["extension"]] = row["manager_id"]
+        m = state.managers[row["manager_id"]]
+        m.extensions = (*m.extensions, row["extension"])
+    for row in await conn.fetch(
+        "SELECT assignee_id, count(*) AS n FROM tasks WHERE status = 'open' AND assignee_id IS NOT NULL "
+        "GROUP BY assignee_id"
+    ):
+        state.open_task_counts[row["assignee_id"]] = row["n"]
+
+
+async def _load_interactions(conn: Connection, state: BatchState, touched: Touched) -> set[str]:
+    """Locks and loads the interactions the batch touches; returns the addresses they (and actions) name."""
+    acts = touched.actions
+    ix_ids = set(touched.interaction_ids) | {interaction_id_for_key(ref) for ref in touched.email_refs}
+    ix_ids |= {a.interaction_id for a in acts if isinstance(a, SetOutcome | MarkNumber) and a.interaction_id}
+    ix_ids |= {a.interaction_id for a in acts if isinstance(a, RecordMeeting) and a.interaction_id}
+    for row in await conn.fetch(
+        "SELECT * FROM interactions WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE", sorted(ix_ids)
+    ):
+        ix = interaction_from_row(row)
+        state.interactions[ix.id] = ix
+    addresses: set[str] = {ix.counterpart for ix in state.interactions.values() if ix.counterpart}
+    # A message's or call's counterpart is only on its row once classified; this batch's events carry it.
+    addresses |= {e.counterpart.lower() for e in touched.emails if e.counterpart}
+    addresses |= {e.counterpart.e164 for e in touched.calls if e.counterpart and e.counterpart.e164}
+    for a in acts:
+        if isinstance(a, MarkNumber | SetNumberList) and a.number:
+            addresses.add(a.number)
+        if isinstance(a, RecordMeeting):
+            addresses |= {x for x in (a.meeting.phone, a.meeting.email and a.meeting.email.lower()) if x}
+    return addresses
+
+
+async def _load_contacts(conn: Connection, state: BatchState, addresses: set[str], acts: Iterable[Action]) -> None:
+    for row in await conn.fetch(
+        "SELECT address, contact_id, kind, undeliverable FROM contact_addresses WHERE address = ANY($1::text[])",
+        sorted(addresses),
+    ):
+        state.addresses[row["address"]] = Address(row["address"], row["contact_id"], row["kind"], row["undeliverable"])
+    contact_ids = {a.contact_id for a in state.addresses.values()} | {contact_id_for(a) for a in addresses}
+    contact_ids |= {ix.contact_id for ix in state.interactions.values() if ix.contact_id}
+    contact_ids |= {a.contact_id for a in acts if isinstance(a, ReassignContact | RecordMeeting)}
+    for row in await conn.fetch(
+        """SELECT id, owner_id, first_name, last_name, created_automatically, is_lead, version FROM contacts
+           WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE""",
+        sorted(contact_ids),
+    ):
+        state.contacts[row["id"]] = contact_from_row(row)
+
+
+async def _load_numbers(conn: Connection, state: BatchState, addresses: set[str]) -> None:
+    # Email addresses are never in these tables; asking for them too costs less than telling them apart.
+    wanted = sorted(addresses)
+    verdicts: dict[str, dict[str, Verdict]] = {}
+    for row in await conn.fetch(
+        "SELECT address, manager_id, verdict, marked_at FROM number_marks WHERE address = ANY($1::text[])", wanted
+    ):
+        mark = mark_from_row(row)
+        state.marks[(mark.address, mark.manager_id)] = mark
+        verdicts.setdefault(mark.address, {})[mark.manager_id] = mark.verdict
+    for row in await conn.fetch(
+        "SELECT address, list, calls, short_calls FROM number_stats WHERE address = ANY($1::text[])", wanted
+    ):
+        state.numbers[row["address"]] = NumberStats(
+            row["list"], row["calls"], row["short_calls"], verdicts.pop(row["address"], {})
+        )
+    for address, marks in verdicts.items():
+        state.numbers[address] = NumberStats(marks=marks)
+
+
+async def _load_tasks(conn: Connection, state: BatchState, addresses: set[str], acts: Iterable[Action]) -> None:
+    threads = {ix.thread_id for ix in state.interactions.values() if ix.thread_id}
+    keys = [f"contact:{c}" for c in state.contacts] + [f"address:{a}" for a in addresses]
+    keys += [f"contact:{contact_id_for(a)}" for a in addresses] + [f"thread:{t}" for t in threads]
+    acts = list(acts)
+    task_ids = [a.task_id for a in acts if isinstance(a, CloseTask)]
+    action_ix = [a.interaction_id for a in acts if isinstance(a, SetOutcome | MarkNumber) and a.interaction_id]
+    for row in await conn.fetch(
+        """SELECT * FROM tasks
+           WHERE (status = 'open' AND dedupe_key = ANY($1::text[]))
+              OR (status = 'open' AND contact_id = ANY($2::uuid[]))
+              OR (status = 'open' AND interaction_id = ANY($3::uuid[]))
+              OR id = ANY($4::uuid[])
+           ORDER BY id FOR UPDATE""",
+        sorted(set(keys)),
+        sorted(state.contacts),
+        sorted(action_ix),
+        sorted(task_ids),
+    ):
+        state.load_task(task_from_row(row))
+
+
+async def _load_action_targets(conn: Connection, state: BatchState, acts: Iterable[Action]) -> None:
+    acts = list(acts)
+    meeting_ids = [a.meeting_id for a in acts if isinstance(a, RecordMeeting)]
+    for row in await conn.fetch("SELECT * FROM meetings WHERE id = ANY($1::uuid[])", meeting_ids):
+        meeting = meeting_from_row(row)
+        state.meetings[meeting.id] = meeting
+    plan_keys = [(a.manager_id, a.metric, a.period) for a in acts if isinstance(a, SetPlanAction)]
+    for row in await conn.fetch(
+        """SELECT manager_id, metric, period, target FROM plans
+           WHERE (manager_id, metric, period) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))""",
+        [k[0] for k in plan_keys],
+        [k[1] for k in plan_keys],
+        [k[2] for k in plan_keys],
+    ):
+        state.plans[(row["manager_id"], row["metric"], row["period"])] = Plan(
+            row["manager_id"], row["metric"], row["period"], row["target"]
+        )
