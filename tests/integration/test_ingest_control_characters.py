@@ -10,11 +10,9 @@ from email.message import EmailMessage
 
 import aiosmtplib
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 from schemas.topics import CALLS, EMAILS
-from services.ingest.app import build_app
 from services.runtime.settings import KafkaSettings
 from tests.fixtures.freeswitch_cdr import as_json, as_urlencoded, cdr
 from tests.integration.call_sources import (
@@ -29,7 +27,14 @@ from tests.integration.call_sources import (
     zadarma_request,
 )
 from tests.integration.helpers import GENERIC_SECRET, call_body, read_topic, signed_headers
-from tests.integration.test_ingest_email import Ingest, basic, email_settings, mailgun_form, postmark_body, start_ingest
+from tests.integration.test_ingest_email import (
+    Ingest,
+    basic,
+    email_settings,
+    mailgun_form,
+    postmark_body,
+    running_ingest,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -159,13 +164,8 @@ async def test_call_sources_refuse_control_characters_naming_the_field(
 
 @pytest.fixture
 async def ingest(kafka: KafkaSettings) -> AsyncIterator[Ingest]:
-    producer, deps, smtp = await start_ingest(kafka, email_settings())
-    try:
-        async with TestClient(TestServer(build_app(deps))) as test_client:
-            yield Ingest(test_client, smtp, deps.metrics)
-    finally:
-        await smtp.stop(grace_s=2)
-        await producer.stop()
+    async with running_ingest(kafka, email_settings()) as running:
+        yield running
 
 
 async def test_email_sources_refuse_control_characters_in_ids_and_addresses(

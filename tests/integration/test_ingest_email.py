@@ -12,6 +12,7 @@ import smtplib
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -97,15 +98,23 @@ async def start_ingest(kafka: KafkaSettings, settings: IngestSettings, send_time
     return producer, deps, smtp
 
 
-@pytest.fixture
-async def ingest(kafka: KafkaSettings) -> AsyncIterator[Ingest]:
-    producer, deps, smtp = await start_ingest(kafka, email_settings())
+@asynccontextmanager
+async def running_ingest(kafka: KafkaSettings, settings: IngestSettings, **deps_changes: Any) -> AsyncIterator[Ingest]:
+    """The app on a test server and the SMTP server; `deps_changes` replace parts of IngestDeps."""
+    producer, deps, smtp = await start_ingest(kafka, settings)
+    deps = dataclasses.replace(deps, **deps_changes)
     try:
         async with TestClient(TestServer(build_app(deps))) as client:
             yield Ingest(client, smtp, deps.metrics)
     finally:
         await smtp.stop(grace_s=2)
         await producer.stop()
+
+
+@pytest.fixture
+async def ingest(kafka: KafkaSettings) -> AsyncIterator[Ingest]:
+    async with running_ingest(kafka, email_settings()) as running:
+        yield running
 
 
 async def emails(kafka: KafkaSettings, expect: int | None = None) -> list[EmailEvent]:

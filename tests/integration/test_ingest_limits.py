@@ -4,21 +4,18 @@ to come back (503 + Retry-After, SMTP 421/451), every 2xx is in Kafka, and a slo
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator
 
 import aiohttp
 import aiosmtplib
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 from schemas.topics import CALLS
-from services.ingest.app import build_app
 from services.ingest.limits import LoadLimits
 from services.runtime.settings import KafkaSettings
 from tests.integration.helpers import GENERIC_SECRET, call_body, read_topic, signed_headers
-from tests.integration.test_ingest_email import Ingest, email_settings, smtp_message, start_ingest
+from tests.integration.test_ingest_email import Ingest, email_settings, running_ingest, smtp_message
 
 pytestmark = pytest.mark.integration
 
@@ -32,14 +29,9 @@ async def ingest(kafka: KafkaSettings) -> AsyncIterator[Ingest]:
         body_read_timeout_s=1.0,
         retry_after_s=7,
     )
-    producer, deps, smtp = await start_ingest(kafka, settings)
-    deps = dataclasses.replace(deps, limits=LoadLimits(settings.max_concurrent_requests, 1 << 30))
-    try:
-        async with TestClient(TestServer(build_app(deps))) as client:
-            yield Ingest(client, smtp, deps.metrics)
-    finally:
-        await smtp.stop(grace_s=2)
-        await producer.stop()
+    limits = LoadLimits(settings.max_concurrent_requests, 1 << 30)
+    async with running_ingest(kafka, settings, limits=limits) as running:
+        yield running
 
 
 async def test_requests_past_the_limit_get_503_and_every_2xx_is_in_kafka(ingest: Ingest, kafka: KafkaSettings) -> None:
