@@ -117,10 +117,14 @@ WEBHOOK_ERRORS: dict[str, Any] = {
     "400": problem_response("Malformed body (not JSON, wrong charset, undecodable form)"),
     "401": problem_response("Missing, wrong or stale signature / credentials"),
     "403": problem_response("The source has no secret configured and is refused"),
+    "408": problem_response("The body did not arrive within the body read timeout; the connection is closed"),
     "413": problem_response("Body larger than the configured limit"),
     "415": problem_response("Unsupported Content-Type"),
     "422": problem_response("Body is well-formed but not a valid event; `errors` names the fields"),
-    "503": problem_response("Kafka did not acknowledge in time; retry after Retry-After seconds", retry_after=True),
+    "503": problem_response(
+        "Kafka did not acknowledge in time, or ingest is at its load limit; retry after Retry-After seconds",
+        retry_after=True,
+    ),
 }
 
 
