@@ -3,6 +3,7 @@ logs and counts each request and turns every failure into problem+json (Kafka tr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -11,7 +12,7 @@ import structlog
 from aiohttp import web
 
 from services.ingest.deps import DEPS, IngestDeps
-from services.ingest.http.problems import Problem, unavailable
+from services.ingest.http.problems import FieldError, Problem, unavailable
 from services.ingest.openapi import build_openapi
 from services.ingest.sources import SOURCES
 from services.runtime.errors import KafkaUnavailable
@@ -69,12 +70,70 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     return response
 
 
+_WEBHOOKS = frozenset(source.name for source in SOURCES)
+_EMAIL_WEBHOOKS = frozenset({"mailgun", "postmark"})
+
+
+@web.middleware
+async def limits_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Webhook posts only (health and metrics stay answerable under load): past the request or body-byte limit
+    503 + Retry-After at once, and 408 with the connection closed when the body is not in by the deadline."""
+    source = request.match_info.route.name
+    if request.method != "POST" or source not in _WEBHOOKS:
+        return await handler(request)
+    settings = request.app[DEPS].settings
+    limits = request.app[DEPS].limits
+    route_limit = settings.email_max_body_bytes if source in _EMAIL_WEBHOOKS else settings.max_body_bytes
+    reserved = min(request.content_length, route_limit) if request.content_length is not None else route_limit
+    if not limits.try_enter(reserved):
+        detail = "too many requests or body bytes in progress; retry later"
+        raise Problem(
+            503, "overloaded", "Ingest is at its load limit", detail, (), {"Retry-After": str(settings.retry_after_s)}
+        )
+    try:
+        return await _body_deadline(request, handler, settings.body_read_timeout_s)
+    finally:
+        limits.leave(reserved)
+
+
+async def _body_deadline(request: web.Request, handler: Handler, timeout_s: float) -> web.StreamResponse:
+    """Cancels the handler if the body has not been received `timeout_s` after the headers (a slow sender, on
+    purpose or not, would otherwise hold its slot and its buffer for as long as it likes)."""
+    task = asyncio.current_task()
+    assert task is not None
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        if not request.content.is_eof():
+            expired = True
+            task.cancel()
+
+    timer = asyncio.get_running_loop().call_later(timeout_s, expire)
+    try:
+        return await handler(request)
+    except asyncio.CancelledError:
+        if not expired:
+            raise
+        task.uncancel()
+        if request.protocol is not None:
+            request.protocol.force_close()
+        detail = f"the body was not received within {timeout_s:g}s"
+        raise Problem(
+            408, "body-timeout", "Request body too slow", detail, [FieldError("body", detail)], {"Connection": "close"}
+        ) from None
+    finally:
+        timer.cancel()
+
+
 async def openapi(request: web.Request) -> web.Response:
     return web.Response(text=json.dumps(build_openapi(), indent=2), content_type="application/json")
 
 
 def build_app(deps: IngestDeps) -> web.Application:
-    app = web.Application(middlewares=[problem_middleware], client_max_size=deps.settings.max_body_bytes)
+    app = web.Application(
+        middlewares=[problem_middleware, limits_middleware], client_max_size=deps.settings.max_body_bytes
+    )
     app[DEPS] = deps
     for source in SOURCES:
         resource = app.router.add_resource(source.route, name=source.name)

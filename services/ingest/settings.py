@@ -65,7 +65,6 @@ class IngestSettings(CompanySettings):
     # Email sources (docs/email.md). Mail from one of the company's domains (CompanySettings.mail_domains) to
     # outside is outbound; SMTP accepts only recipients in them. Subdomains count as ours.
     mailgun_signing_key: SecretStr | None = None
-    mailgun_replay_cache_size: int = Field(100_000, ge=1)
     postmark_user: str | None = None
     postmark_password: SecretStr | None = None
     email_max_body_bytes: int = Field(26_214_400, ge=1024, description="Mailgun/Postmark bodies, attachments included")
@@ -74,3 +73,22 @@ class IngestSettings(CompanySettings):
     smtp_hostname: str = Field("localhost", description="the name our SMTP server greets with")
     smtp_max_bytes: int = Field(26_214_400, ge=1024)
     smtp_max_recipients: int = Field(100, ge=1)
+
+    # Limits (docs/email.md and README, limits): a message larger than this is parsed on one of
+    # `email_parse_threads` worker threads instead of the event loop.
+    email_parse_threshold_bytes: int = Field(262_144, ge=0)
+    email_parse_threads: int = Field(2, ge=1)
+    # Replays (docs/sources.md): a Zadarma notification whose signed call_start is further than this from now
+    # is refused (it covers the longest call, since NOTIFY_END carries the call's start).
+    zadarma_call_start_window_s: int = Field(86_400, ge=60)
+    # ... and a Twilio callback (its signed `Timestamp`) or a Mango notification (`timestamp`, a summary's
+    # `end_time`, inside the signed json) whose event time is further than this from now.
+    event_time_window_s: int = Field(86_400, ge=60)
+    # Load limits of one process (README, limits): webhook requests in progress, SMTP sessions open, and body
+    # bytes held (a request reserves its Content-Length, else its route's size limit; an SMTP DATA reserves
+    # TOUCHPOINT_SMTP_MAX_BYTES). Past them: 503 + Retry-After, SMTP 421 (sessions) or 451 (bytes). A body not
+    # received within body_read_timeout_s of the request's headers gets 408 and the connection is closed.
+    max_concurrent_requests: int = Field(256, ge=1)
+    max_smtp_sessions: int = Field(64, ge=1)
+    max_bytes_in_flight: int = Field(268_435_456, ge=65_536)
+    body_read_timeout_s: float = Field(30.0, gt=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -12,19 +13,31 @@ Check = Callable[[], Awaitable[bool]]
 
 
 class CachedReadiness:
-    """Probes come often; ask each dependency at most once per `ttl_s`."""
+    """Probes come often: each dependency is asked at most once per `ttl_s`, and concurrent probes of a stale
+    result share one check in flight (a Kafka check opens a client: one per request would pile them up)."""
 
     def __init__(self, checks: Mapping[str, Check], ttl_s: float = 2.0) -> None:
         self._checks = dict(checks)
         self._ttl_s = ttl_s
         self._at = float("-inf")
         self._value: dict[str, bool] = {}
+        self._probe: asyncio.Future[dict[str, bool]] | None = None
 
     async def __call__(self) -> dict[str, bool]:
-        if time.monotonic() - self._at > self._ttl_s:
-            self._value = {name: await check() for name, check in self._checks.items()}
-            self._at = time.monotonic()
-        return self._value
+        if time.monotonic() - self._at <= self._ttl_s:
+            return self._value
+        if self._probe is None:
+            self._probe = asyncio.ensure_future(self._check_all())
+        # Shielded: a probe whose client went away must not cancel the check the others wait for.
+        return await asyncio.shield(self._probe)
+
+    async def _check_all(self) -> dict[str, bool]:
+        try:
+            value = {name: await check() for name, check in self._checks.items()}
+            self._value, self._at = value, time.monotonic()
+            return value
+        finally:
+            self._probe = None
 
 
 READY = web.AppKey("ready", CachedReadiness)

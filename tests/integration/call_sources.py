@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -84,6 +85,11 @@ def twilio_request(params: Mapping[str, str], path: str = "/webhooks/twilio") ->
     """What Twilio sends: the form, and X-Twilio-Signature from the SDK over the public URL."""
     signature = RequestValidator(TWILIO_TOKEN).compute_signature(PUBLIC_BASE_URL + path, dict(params))
     return urlencode(params).encode(), {**FORM, "X-Twilio-Signature": signature}
+
+
+def zadarma_call_start(at: datetime | None = None) -> str:
+    """A call_start as Zadarma writes it: the PBX's local time (the settings' Europe/Moscow), to the second."""
+    return (at or datetime.now(UTC)).astimezone(ZoneInfo("Europe/Moscow")).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def zadarma_request(fields: Mapping[str, str], secret: str = ZADARMA_SECRET) -> tuple[bytes, dict[str, str]]:

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 import mangoapi
@@ -29,6 +32,7 @@ from tests.integration.call_sources import (
     ingest_client,
     mango_form,
     twilio_request,
+    zadarma_call_start,
     zadarma_request,
 )
 from tests.integration.helpers import read_topic
@@ -61,7 +65,7 @@ def twilio_params(call_sid: str, status: str, **extra: str) -> dict[str, str]:
         "To": "+14155550100",
         "ApiVersion": "2010-04-01",
         "CallbackSource": "call-progress-events",
-        "Timestamp": "Thu, 26 Nov 2026 10:00:42 +0000",
+        "Timestamp": format_datetime(datetime.now(UTC).replace(microsecond=0), usegmt=True),
         **extra,
     }
 
@@ -101,6 +105,7 @@ async def test_mango_notifications_sent_by_the_mango_client(client: Client, kafk
     """python-mango-office-api posts vpbx_api_key/sign/json as form data and json.loads our answer."""
     mango = mangoapi.MangoAPI(f"http://127.0.0.1:{client.port}/webhooks/mango/", MANGO_KEY, MANGO_SALT)
     entry = f"entry-{uuid.uuid4().hex[:12]}"
+    t0 = int(time.time()) - 300  # Mango's signed event times must be recent (TOUCHPOINT_EVENT_TIME_WINDOW_S)
     leg = {"from": {"number": "79161234567"}, "to": {"extension": "101", "line_number": "74951234567"}}
     notifications: list[tuple[str, dict[str, Any]]] = [
         (
@@ -108,7 +113,7 @@ async def test_mango_notifications_sent_by_the_mango_client(client: Client, kafk
             {
                 "entry_id": entry,
                 "call_id": "c1",
-                "timestamp": 1795687200,
+                "timestamp": t0,
                 "seq": 1,
                 "call_state": "Appeared",
                 "location": "abonent",
@@ -120,7 +125,7 @@ async def test_mango_notifications_sent_by_the_mango_client(client: Client, kafk
             {
                 "entry_id": entry,
                 "call_id": "c1",
-                "timestamp": 1795687205,
+                "timestamp": t0 + 5,
                 "seq": 2,
                 "call_state": "Connected",
                 "location": "abonent",
@@ -134,10 +139,10 @@ async def test_mango_notifications_sent_by_the_mango_client(client: Client, kafk
                 "call_direction": 1,
                 **leg,
                 "line_number": "74951234567",
-                "create_time": 1795687200,
-                "forward_time": 1795687201,
-                "talk_time": 1795687205,
-                "end_time": 1795687265,
+                "create_time": t0,
+                "forward_time": t0 + 1,
+                "talk_time": t0 + 5,
+                "end_time": t0 + 65,
                 "entry_result": 1,
                 "disconnect_reason": 1110,
             },
@@ -150,7 +155,7 @@ async def test_mango_notifications_sent_by_the_mango_client(client: Client, kafk
                 "recording_id": "rec-1",
                 "recording_state": "Completed",
                 "extension": "101",
-                "timestamp": 1795687270,
+                "timestamp": t0 + 70,
             },
         ),
     ]
@@ -168,9 +173,10 @@ async def test_zadarma_echo_and_notifications(client: Client, kafka: KafkaSettin
     echo = await client.get("/webhooks/zadarma", params={"zd_echo": "a1B2c3"})
     assert echo.status == 200 and await echo.text() == "a1B2c3"
     call = f"in_{uuid.uuid4().hex[:10]}"
+    started = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     start = {
         "event": "NOTIFY_START",
-        "call_start": "2026-11-26 13:00:00",
+        "call_start": zadarma_call_start(started),
         "pbx_call_id": call,
         "caller_id": "+79001234567",
         "called_did": "+74951234567",
@@ -194,7 +200,7 @@ async def test_zadarma_echo_and_notifications(client: Client, kafka: KafkaSettin
     assert {key for key, _ in events} == {b"+79001234567"}
     ended = next(e for _, e in events if e.phase == "ended")
     assert (ended.status, ended.agent, ended.call_id) == ("missed", "100", call)
-    assert ended.started_at is not None and ended.started_at.isoformat() == "2026-11-26T10:00:00+00:00"
+    assert ended.started_at == started
 
 
 @pytest.mark.parametrize(
@@ -223,13 +229,44 @@ async def test_freeswitch_a_and_b_legs_in_every_encoding(
     assert {e.status for e in events} == {"answered"}
 
 
+async def test_zadarma_replays_reuse_the_signed_event_id_and_stale_ones_are_refused(
+    client: Client, kafka: KafkaSettings
+) -> None:
+    """pbx_call_id, event, disposition and duration are outside Zadarma's signature: a captured NOTIFY_START sent
+    again with another pbx_call_id, or turned into a NOTIFY_END, has the id of the genuine notification of that
+    type and is applied once; once call_start is older than the window it is refused."""
+    start = {**_ZD_START, "call_start": zadarma_call_start(), "pbx_call_id": f"in_{uuid.uuid4().hex[:10]}"}
+    forged_end = {**start, "event": "NOTIFY_END", "pbx_call_id": "in_victim", "duration": "999", "disposition": "busy"}
+    genuine_end = {**start, "event": "NOTIFY_END", "duration": "30", "disposition": "answered"}
+    _, signature = zadarma_request(start)
+    for fields in (start, {**start, "pbx_call_id": "in_other"}, forged_end, genuine_end):
+        response = await client.post("/webhooks/zadarma", data=zadarma_request(fields)[0], headers=signature)
+        assert response.status == 200, await response.text()
+    events = [e for _, e in await events_in(kafka, 4)]
+    assert len({e.event_id for e in events if e.phase == "initiated"}) == 1
+    assert len({e.event_id for e in events if e.phase == "ended"}) == 1
+
+    two_days_ago = datetime.now(UTC) - timedelta(days=2)
+    stale = {**start, "call_start": zadarma_call_start(two_days_ago)}
+    response = await client.post("/webhooks/zadarma", data=zadarma_request(stale)[0], headers=zadarma_request(stale)[1])
+    assert response.status == 401, await response.text()
+    assert "call_start" in [e["field"] for e in (await response.json())["errors"]]
+    assert len(await read_topic(kafka, kafka.topics(CALLS))) == 4
+
+
+_NOW = int(time.time())
 _SUMMARY = json.dumps(
+    {"entry_id": "e", "from": {"number": "1"}, "to": {"extension": "101"}, "create_time": _NOW, "end_time": _NOW},
+    separators=(",", ":"),
+)
+_STALE_SUMMARY = json.dumps(
     {"entry_id": "e", "from": {"number": "1"}, "to": {"extension": "101"}, "create_time": 1, "end_time": 2},
     separators=(",", ":"),
 )
+_STALE_TWILIO = {**twilio_params("CA" + "2" * 32, "busy"), "Timestamp": "Thu, 26 Nov 2026 10:00:42 +0000"}
 _ZD_START = {
     "event": "NOTIFY_START",
-    "call_start": "2026-11-26 13:00:00",
+    "call_start": zadarma_call_start(),
     "pbx_call_id": "in_x",
     "caller_id": "+79001234567",
     "called_did": "+74951234567",
@@ -285,6 +322,22 @@ BAD_REQUESTS = [
         415,
         "Content-Type",
         id="twilio-wrong-charset",
+    ),
+    pytest.param(
+        "/webhooks/twilio",
+        twilio_request(_STALE_TWILIO)[1],
+        twilio_request(_STALE_TWILIO)[0],
+        401,
+        "Timestamp",
+        id="twilio-replayed-after-the-window",
+    ),
+    pytest.param(
+        "/webhooks/mango/events/summary",
+        {**FORM},
+        mango_form(_STALE_SUMMARY),
+        401,
+        "json.end_time",
+        id="mango-replayed-after-the-window",
     ),
     pytest.param("/webhooks/twilio", {**FORM}, b"a=%FF%FE", 400, "body", id="twilio-undecodable-form"),
     pytest.param("/webhooks/twilio", {**FORM}, b"a=" + b"x" * 20000, 413, "body", id="twilio-too-large"),

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import smtplib
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -26,18 +28,29 @@ from mailgun.security import SecurityGuard
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
+from deploy.local.procs import free_port
 from schemas.events import EmailEvent
 from schemas.topics import EMAILS
 from services.ingest.app import IngestDeps, build_app
 from services.ingest.email.mailgun import sign_mailgun
+from services.ingest.email.replay_cache import PostgresTokenClaims
 from services.ingest.email.smtp import SmtpServer
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publish import EventPublisher
 from services.ingest.settings import IngestSettings
 from services.runtime.health import CachedReadiness
 from services.runtime.kafka import DurableProducer, ProducerLimits
-from services.runtime.settings import KafkaSettings
-from tests.integration.helpers import ServiceProcess, headers_of, read_topic, service_env
+from services.runtime.postgres import create_pool
+from services.runtime.settings import DatabaseSettings, KafkaSettings
+from tests.integration.helpers import (
+    GENERIC_SECRET,
+    ServiceProcess,
+    call_body,
+    headers_of,
+    read_topic,
+    service_env,
+    signed_headers,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -85,15 +98,23 @@ async def start_ingest(kafka: KafkaSettings, settings: IngestSettings, send_time
     return producer, deps, smtp
 
 
-@pytest.fixture
-async def ingest(kafka: KafkaSettings) -> AsyncIterator[Ingest]:
-    producer, deps, smtp = await start_ingest(kafka, email_settings())
+@asynccontextmanager
+async def running_ingest(kafka: KafkaSettings, settings: IngestSettings, **deps_changes: Any) -> AsyncIterator[Ingest]:
+    """The app on a test server and the SMTP server; `deps_changes` replace parts of IngestDeps."""
+    producer, deps, smtp = await start_ingest(kafka, settings)
+    deps = dataclasses.replace(deps, **deps_changes)
     try:
         async with TestClient(TestServer(build_app(deps))) as client:
             yield Ingest(client, smtp, deps.metrics)
     finally:
         await smtp.stop(grace_s=2)
         await producer.stop()
+
+
+@pytest.fixture
+async def ingest(kafka: KafkaSettings) -> AsyncIterator[Ingest]:
+    async with running_ingest(kafka, email_settings()) as running:
+        yield running
 
 
 async def emails(kafka: KafkaSettings, expect: int | None = None) -> list[EmailEvent]:
@@ -185,6 +206,42 @@ async def test_mailgun_forged_replayed_and_stale_posts_are_refused(ingest: Inges
         problem = await response.json()
         assert field in [e["field"] for e in problem["errors"]], problem
     assert [e.message_id for e in await emails(kafka)] == ["<mg3@client.org>"]
+
+
+async def test_one_mailgun_token_passes_once_across_processes_and_after_a_failed_publish(
+    kafka: KafkaSettings, database_url: str
+) -> None:
+    """Two ingest apps (two processes behind a load balancer) share the token store: of 20 concurrent posts of
+    one signed request, exactly one is accepted. A post whose publish failed leaves its token free for the retry."""
+    nowhere = KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}", request_timeout_ms=1000)
+    apps = []
+    pools = [await create_pool(DatabaseSettings(DATABASE_URL=database_url)) for _ in range(3)]
+    try:
+        for pool, broker in zip(pools, (kafka, kafka, nowhere), strict=True):
+            producer, deps, smtp = await start_ingest(broker, email_settings(), send_timeout_s=1)
+            deps = dataclasses.replace(deps, mailgun_tokens=PostgresTokenClaims(pool))
+            client = TestClient(TestServer(build_app(deps)))
+            await client.start_server()
+            apps.append((producer, smtp, client))
+        form = mailgun_form("<once@client.org>")
+        responses = await asyncio.gather(*(apps[i % 2][2].post("/webhooks/mailgun", data=form) for i in range(20)))
+        statuses = sorted(r.status for r in responses)
+        assert statuses == [200] + [401] * 19, statuses
+
+        retried = mailgun_form("<retried@client.org>")
+        failed = await apps[2][2].post("/webhooks/mailgun", data=retried)  # its broker is unreachable
+        assert failed.status == 503, await failed.text()
+        again = await apps[0][2].post("/webhooks/mailgun", data=retried)
+        assert again.status == 200, await again.text()
+    finally:
+        for producer, smtp, client in apps:
+            await client.close()
+            await smtp.stop(grace_s=1)
+            await producer.stop()
+        for pool in pools:
+            await pool.close()
+    got = sorted(e.message_id or "" for e in await emails(kafka, expect=2))
+    assert got == ["<once@client.org>", "<retried@client.org>"]
 
 
 async def test_mailgun_permanent_errors_are_406_naming_the_field(ingest: Ingest, kafka: KafkaSettings) -> None:
@@ -381,9 +438,12 @@ async def test_smtp_data_over_the_limit_without_size_is_552(ingest: Ingest, kafk
     assert await emails(kafka) == []
 
 
-async def test_ingest_process_serves_smtp_and_stops_on_sigterm(kafka: KafkaSettings, tmp_path: Path) -> None:
+async def test_ingest_process_serves_smtp_and_stops_on_sigterm(
+    kafka: KafkaSettings, database_url: str, tmp_path: Path
+) -> None:
     """The composition root starts SMTP next to HTTP on one loop and stops both on SIGTERM."""
-    proc = ServiceProcess("ingest", service_env(kafka, TOUCHPOINT_MAIL_DOMAINS="example.com"), tmp_path / "ingest.log")
+    env = service_env(kafka, database_url, TOUCHPOINT_MAIL_DOMAINS="example.com")
+    proc = ServiceProcess("ingest", env, tmp_path / "ingest.log")
     await proc.start()
     try:
         port = int(proc.env["TOUCHPOINT_SMTP_PORT"])
@@ -400,3 +460,46 @@ async def test_ingest_process_serves_smtp_and_stops_on_sigterm(kafka: KafkaSetti
         code = await proc.stop()
     assert code == 0, proc.logs()[-3000:]
     assert '"ingest.stopped"' in proc.logs()
+
+
+def many_parts(n: int) -> EmailMessage:
+    msg = smtp_message("<huge@client.org>")
+    for i in range(n):
+        msg.add_attachment(b"x" * 2000, maintype="application", subtype="octet-stream", filename=f"f{i}.bin")
+    return msg
+
+
+async def test_webhooks_are_answered_while_a_huge_email_is_parsed(kafka: KafkaSettings) -> None:
+    """A message of a thousand parts takes seconds to parse; on the event loop it froze every webhook for that
+    long. Each webhook sent meanwhile must take a small part of the message's time, not all of it."""
+    settings = email_settings(smtp_max_bytes=8 * 1024 * 1024, generic_secret=SecretStr(GENERIC_SECRET))
+    producer, deps, smtp = await start_ingest(kafka, settings)
+    try:
+        async with TestClient(TestServer(build_app(deps))) as client:
+            started = time.monotonic()
+            send = asyncio.create_task(
+                aiosmtplib.send(
+                    many_parts(1000),
+                    hostname="127.0.0.1",
+                    port=smtp.port,
+                    sender="ann@client.org",
+                    recipients=["sales@example.com"],
+                    timeout=120,
+                )
+            )
+            latencies: list[float] = []
+            while not send.done():
+                body = call_body(f"during-{len(latencies)}", event="ringing")
+                asked = time.monotonic()
+                response = await client.post("/webhooks/generic", data=body, headers=signed_headers(body))
+                assert response.status == 202, await response.text()
+                latencies.append(time.monotonic() - asked)
+                await asyncio.sleep(0.02)
+            _, reply = await send
+            took = time.monotonic() - started
+    finally:
+        await smtp.stop(grace_s=2)
+        await producer.stop()
+    assert reply.startswith("2.0.0 OK smtp:")
+    assert len(latencies) >= 5, (latencies, took)
+    assert max(latencies) < took / 4, (max(latencies), took)

@@ -72,12 +72,31 @@ class JsonCdr(BaseModel):
     callflow: list[dict[str, Any]] | dict[str, Any] | None = None
 
 
+class CdrError(ValueError):
+    """A CDR without what identifies its leg, or with a control character in a value; `field` names it."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _decoded(value: object, field: str) -> str:
+    """A url-decoded CDR value; `%00` and other control characters are refused, naming the CDR field."""
+    text = unquote(str(value))
+    if _CONTROL.search(text):
+        raise CdrError(f"{field} contains a control character", field)
+    return text
+
+
 def _var(cdr: JsonCdr, name: str) -> str | None:
     # With `encode-values` (the default) every value under `variables` is itself url-encoded.
     value = cdr.variables.get(name)
     if value is None:
         return None
-    text = unquote(str(value)).strip()
+    text = _decoded(value, f"variables.{name}").strip()
     return text or None
 
 
@@ -112,14 +131,6 @@ def _originator_uuid(profile: Mapping[str, Any]) -> str | None:
             if isinstance(item, dict) and item.get("uuid"):
                 return unquote(str(item["uuid"]))
     return None
-
-
-class CdrError(ValueError):
-    """A CDR without what identifies its leg; `field` names it."""
-
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 NOT_ANSWERED: dict[str, CallStatus] = {
@@ -175,15 +186,19 @@ def normalize_freeswitch(cdr: JsonCdr, received_at: datetime, ctx: CallContext) 
     def pick(*candidates: object) -> str | None:
         for value in candidates:
             if value not in (None, ""):
-                return unquote(str(value))
+                return str(value)
         return None
 
+    def from_profile(name: str) -> str | None:
+        value = profile.get(name)
+        return None if value in (None, "") else _decoded(value, f"callflow.caller_profile.{name}")
+
     caller = normalize_phone(
-        pick(profile.get("caller_id_number"), _var(cdr, "caller_id_number"), _var(cdr, "sip_from_user")), region
+        pick(from_profile("caller_id_number"), _var(cdr, "caller_id_number"), _var(cdr, "sip_from_user")), region
     )
     callee = normalize_phone(
         pick(
-            profile.get("destination_number"),
+            from_profile("destination_number"),
             _var(cdr, "destination_number"),
             _var(cdr, "dialed_extension"),
             _var(cdr, "sip_req_user"),

@@ -12,11 +12,11 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from schemas.events import CallEvent, CallPhase, CallStatus
+from schemas.events import NO_CONTROLS, CallEvent, CallPhase, CallStatus
 from services.ingest.calls.phones import normalize_phone
 from services.ingest.deps import DEPS
 from services.ingest.http.bodies import parse_json_model, read_limited, require_content_type
-from services.ingest.http.problems import unauthorized
+from services.ingest.http.problems import normalized, unauthorized
 from services.ingest.http.webhook import (
     ACCEPTED_DOC,
     WEBHOOK_ERRORS,
@@ -80,7 +80,7 @@ def verify_generic(secret: bytes, header: str | None, body: bytes, now: float, t
     return parsed.timestamp
 
 
-Number = Annotated[str, Field(min_length=1, max_length=100)]
+Number = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_CONTROLS)]
 
 
 class GenericCallPayload(BaseModel):
@@ -97,18 +97,22 @@ class GenericCallPayload(BaseModel):
             description="the sender's own stable id of this event, if it has one",
         ),
     ] = None
-    call_id: Annotated[str, Field(min_length=1, max_length=100, description="same for every event of one call")]
-    leg_id: Annotated[str | None, Field(max_length=100)] = None
+    call_id: Annotated[
+        str, Field(min_length=1, max_length=100, pattern=NO_CONTROLS, description="same for every event of one call")
+    ]
+    leg_id: Annotated[str, Field(max_length=100, pattern=NO_CONTROLS)] | None = None
     event: CallPhase
     occurred_at: AwareDatetime = Field(description="ISO 8601 with an offset, e.g. 2026-11-26T10:00:00Z")
     direction: Literal["inbound", "outbound", "internal"]
     from_: Number = Field(alias="from", description="caller: a number, SIP URI or extension")
     to: Number = Field(description="callee: a number, SIP URI or extension")
     status: CallStatus | None = Field(None, description="final automatic status, on `ended`")
-    agent: Annotated[str | None, Field(max_length=100, description="extension or login of our side")] = None
+    agent: Annotated[
+        str | None, Field(max_length=100, pattern=NO_CONTROLS, description="extension or login of our side")
+    ] = None
     duration_s: Annotated[int | None, Field(ge=0, le=7 * 24 * 3600)] = None
     talk_s: Annotated[int | None, Field(ge=0, le=7 * 24 * 3600)] = None
-    recording_url: Annotated[str | None, Field(max_length=2000)] = None
+    recording_url: Annotated[str, Field(max_length=2000, pattern=NO_CONTROLS)] | None = None
     sequence: Annotated[int | None, Field(ge=0)] = None
 
 
@@ -179,7 +183,7 @@ async def handle(request: web.Request) -> web.Response:
     except SignatureError as exc:
         raise unauthorized(str(exc), SIGNATURE_HEADER) from exc
     payload = parse_json_model(GenericCallPayload, body)
-    event = normalize_generic(payload, now, deps.settings.default_region)
+    event = normalized(lambda: normalize_generic(payload, now, deps.settings.default_region))
     await publish_event(deps, event)
     return accepted(event, 202)
 

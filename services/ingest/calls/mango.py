@@ -12,7 +12,7 @@ from typing import Annotated, Literal, cast
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.events import CallEvent, CallPhase, CallStatus, Direction
+from schemas.events import NO_CONTROLS, CallEvent, CallPhase, CallStatus, Direction
 from services.ingest.calls.parties import (
     CallContext,
     Parties,
@@ -26,7 +26,7 @@ from services.ingest.deps import DEPS
 from services.ingest.http.bodies import read_limited
 from services.ingest.http.forms import FORM, decode_form, first_values, require_form, validate_json_field
 from services.ingest.http.problems import normalized, unauthorized
-from services.ingest.http.webhook import WEBHOOK_ERRORS, Webhook, publish_event
+from services.ingest.http.webhook import WEBHOOK_ERRORS, Webhook, publish_event, refuse_stale
 
 MangoEventKind = Literal["call", "summary", "recording"]
 
@@ -57,9 +57,9 @@ def verify_mango(api_key: str, api_salt: str, form: Mapping[str, str]) -> str:
     return form["json"]
 
 
-Id = Annotated[str, Field(min_length=1, max_length=200)]
-Text = Annotated[str, Field(max_length=200)]
-Extension = Annotated[str, Field(max_length=100)]
+Id = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_CONTROLS)]
+Text = Annotated[str, Field(max_length=200, pattern=NO_CONTROLS)]
+Extension = Annotated[str, Field(max_length=100, pattern=NO_CONTROLS)]
 Epoch = Annotated[int, Field(ge=0, le=32503680000)]
 
 
@@ -250,6 +250,15 @@ def normalize_mango(event: _Mango, received_at: datetime, ctx: CallContext) -> C
     raise TypeError(f"not a Mango event: {type(event).__name__}")
 
 
+def signed_time(event: _Mango) -> tuple[datetime, str]:
+    """The event time inside the signed json, and the field that carries it."""
+    if isinstance(event, MangoSummary):
+        return datetime.fromtimestamp(event.end_time, UTC), "json.end_time"
+    if isinstance(event, (MangoCall, MangoRecording)):
+        return datetime.fromtimestamp(event.timestamp, UTC), "json.timestamp"
+    raise TypeError(f"not a Mango event: {type(event).__name__}")
+
+
 async def handle(request: web.Request) -> web.Response:
     """Mango expects `{}` as the answer; it comes only after the Kafka ack."""
     deps = request.app[DEPS]
@@ -265,7 +274,10 @@ async def handle(request: web.Request) -> web.Response:
     except MangoSignatureError as exc:
         raise unauthorized(str(exc), exc.field) from exc
     event = validate_json_field(MODELS[kind], json_text, "json")
-    call = normalized(lambda: normalize_mango(event, deps.clock(), call_context_of(deps.settings)))
+    now = deps.clock()
+    signed_at, field = signed_time(event)
+    refuse_stale(signed_at, now, deps.settings.event_time_window_s, field)
+    call = normalized(lambda: normalize_mango(event, now, call_context_of(deps.settings)))
     await publish_event(deps, call)
     return web.json_response({})
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.events import CallEvent, CallPhase, CallStatus, Direction
+from schemas.events import NO_CONTROLS, CallEvent, CallPhase, CallStatus, Direction
 from services.ingest.calls.parties import CallContext, call_context_of, infer_direction, is_ours, split_parties
 from services.ingest.calls.phones import normalize_phone
 from services.ingest.deps import DEPS
@@ -30,6 +30,7 @@ from services.ingest.http.webhook import (
     form_schema,
     header_parameter,
     publish_event,
+    refuse_stale,
 )
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
@@ -104,7 +105,7 @@ TwilioCallStatus = Literal[
     "queued", "initiated", "ringing", "in-progress", "completed", "busy", "failed", "no-answer", "canceled"
 ]
 Sid = Annotated[str, Field(pattern=r"^[A-Z]{2}[0-9a-fA-F]{32}$")]
-Party = Annotated[str, Field(max_length=200)]
+Party = Annotated[str, Field(max_length=200, pattern=NO_CONTROLS)]
 Seconds = Annotated[int, Field(ge=0, le=7 * 24 * 3600)]
 
 
@@ -116,18 +117,18 @@ class TwilioCallback(BaseModel):
     CallSid: Sid
     AccountSid: Sid
     CallStatus: TwilioCallStatus | None = None
-    Direction: Annotated[str, Field(max_length=50)] = ""
+    Direction: Annotated[str, Field(max_length=50, pattern=NO_CONTROLS)] = ""
     From: Party = ""
     To: Party = ""
     ParentCallSid: Sid | None = None
-    Timestamp: Annotated[str | None, Field(max_length=100)] = None
+    Timestamp: Annotated[str, Field(max_length=100, pattern=NO_CONTROLS)] | None = None
     SequenceNumber: Annotated[int | None, Field(ge=0)] = None
     CallDuration: Seconds | None = None
-    AnsweredBy: Annotated[str | None, Field(max_length=50)] = None
-    SipResponseCode: Annotated[str | None, Field(max_length=10)] = None
+    AnsweredBy: Annotated[str, Field(max_length=50, pattern=NO_CONTROLS)] | None = None
+    SipResponseCode: Annotated[str, Field(max_length=10, pattern=NO_CONTROLS)] | None = None
     RecordingSid: Sid | None = None
-    RecordingUrl: Annotated[str | None, Field(max_length=2000)] = None
-    RecordingStatus: Annotated[str | None, Field(max_length=50)] = None
+    RecordingUrl: Annotated[str, Field(max_length=2000, pattern=NO_CONTROLS)] | None = None
+    RecordingStatus: Annotated[str, Field(max_length=50, pattern=NO_CONTROLS)] | None = None
     RecordingDuration: Seconds | None = None
 
     @model_validator(mode="after")
@@ -262,7 +263,9 @@ async def handle(request: web.Request) -> web.Response:
     except TwilioSignatureError as exc:
         raise unauthorized(str(exc), SIGNATURE_HEADER) from exc
     callback = validate_fields(TwilioCallback, first_values(form))
-    event = normalized(lambda: normalize_twilio(callback, deps.clock(), call_context_of(deps.settings)))
+    now = deps.clock()
+    refuse_stale(callback.occurred_at(now), now, deps.settings.event_time_window_s, "Timestamp")
+    event = normalized(lambda: normalize_twilio(callback, now, call_context_of(deps.settings)))
     await publish_event(deps, event)
     return accepted(event, 202)
 

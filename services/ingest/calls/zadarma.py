@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.events import CallEvent, CallPhase, CallStatus, Direction
+from schemas.events import NO_CONTROLS, CallEvent, CallPhase, CallStatus, Direction
 from services.ingest.calls.parties import (
     CallContext,
     call_context_of,
@@ -86,8 +86,8 @@ def verify_zadarma(secret: bytes, form: Mapping[str, str], signature: str | None
         raise ZadarmaSignatureError("Signature does not match the notification's signed fields")
 
 
-Id = Annotated[str, Field(min_length=1, max_length=200)]
-Party = Annotated[str, Field(max_length=100)]
+Id = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_CONTROLS)]
+Party = Annotated[str, Field(max_length=100, pattern=NO_CONTROLS)]
 LocalTime = Annotated[datetime, Field(description="YYYY-MM-DD HH:MM:SS in the account's time zone")]
 Seconds = Annotated[int, Field(ge=0, le=7 * 24 * 3600)]
 
@@ -126,10 +126,10 @@ class NotifyAnswer(_Timed):
 class _Ended(_Timed):
     internal: Party = ""
     duration: Seconds
-    disposition: Annotated[str, Field(max_length=50)]
-    status_code: Annotated[str, Field(max_length=10)] = ""
+    disposition: Annotated[str, Field(max_length=50, pattern=NO_CONTROLS)]
+    status_code: Annotated[str, Field(max_length=10, pattern=NO_CONTROLS)] = ""
     is_recorded: Literal["0", "1", ""] = ""
-    call_id_with_rec: Annotated[str, Field(max_length=200)] = ""
+    call_id_with_rec: Annotated[str, Field(max_length=200, pattern=NO_CONTROLS)] = ""
 
 
 class NotifyEnd(_Ended):
@@ -192,14 +192,33 @@ def zadarma_status(disposition: str) -> CallStatus | None:
 
 
 def _event_id(notify: _Notify) -> str:
-    extra: tuple[str, ...] = ()
+    """From the signed fields only (plus the event type, one of seven): a captured notification replayed with
+    another pbx_call_id, disposition or duration gets the id its original, or the genuine notification of
+    that type, has, and is applied once. NOTIFY_INTERNAL adds the ringing extension (unsigned), so that each
+    extension rung is its own event (docs/sources.md#zadarma says what a forger can still do)."""
+    signed = notify.model_dump(include=set(SIGNED_FIELDS[notify.event]))
+    parts = [str(signed.get(name, "")) for name in SIGNED_FIELDS[notify.event]]
     if isinstance(notify, NotifyInternal):
-        extra = (notify.internal,)
-    elif isinstance(notify, NotifyAnswer):
-        extra = (notify.destination, notify.internal)
-    elif isinstance(notify, NotifyRecord):
-        extra = (notify.call_id_with_rec,)
-    return digest_event_id("zadarma", notify.event, notify.pbx_call_id, *extra)
+        parts.append(notify.internal)
+    return digest_event_id("zadarma", notify.event, *parts)
+
+
+class StaleNotification(ValueError):
+    """call_start is too far from now: a replayed notification, or TOUCHPOINT_TIMEZONE is not the PBX's."""
+
+
+def check_fresh(notify: _Notify, received_at: datetime, ctx: CallContext, window_s: int) -> None:
+    """Zadarma signs call_start (the PBX's local time) but no delivery time: a notification whose call started
+    more than `window_s` before (or after) now is refused, so a captured one cannot be replayed forever.
+    NOTIFY_RECORD has no call_start; its id is signed whole, so a replay of it changes nothing."""
+    if not isinstance(notify, _Timed):
+        return
+    offset = abs((received_at - notify.start_utc(ctx)).total_seconds())
+    if offset > window_s:
+        raise StaleNotification(
+            f"call_start is {offset:.0f}s from now, more than {window_s}s (TOUCHPOINT_ZADARMA_CALL_START_WINDOW_S): "
+            "a replay, or TOUCHPOINT_TIMEZONE is not the PBX's time zone"
+        )
 
 
 def normalize_zadarma(notify: _Notify, received_at: datetime, ctx: CallContext) -> CallEvent:
@@ -303,7 +322,12 @@ async def handle(request: web.Request) -> web.Response:
     except ZadarmaSignatureError as exc:
         raise unauthorized(str(exc), exc.field) from exc
     notify = validate_fields(MODELS[form["event"]], form)
-    event = normalized(lambda: normalize_zadarma(notify, deps.clock(), call_context_of(deps.settings)))
+    now, ctx = deps.clock(), call_context_of(deps.settings)
+    try:
+        check_fresh(notify, now, ctx, deps.settings.zadarma_call_start_window_s)
+    except StaleNotification as exc:
+        raise unauthorized(str(exc), "call_start") from exc
+    event = normalized(lambda: normalize_zadarma(notify, now, ctx))
     await publish_event(deps, event)
     return web.Response(status=200)
 

@@ -4,7 +4,7 @@ addresses, message ids, dates and the other facts an `EmailEvent` needs; the tex
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import errors as email_errors
@@ -17,12 +17,32 @@ from schemas.events import MAX_EMAIL_TEXT, EmailAddress
 
 MAX_REFERENCES = 50
 MAX_RECIPIENTS = 100
+# What one header may cost (docs/email.md, limits): the stdlib's header parser slices its input per token, so
+# its cost grows with the square of a header's length. A header is handed to it whole only up to this size;
+# a longer address list is cut into its items (at most MAX_ADDRESS_ITEMS, each at most MAX_ITEM_CHARS) in one
+# pass, and References is read by a regular expression, never by the stdlib.
+MAX_HEADER_CHARS = 16_384
+MAX_ADDRESS_ITEMS = 2 * MAX_RECIPIENTS
+MAX_ITEM_CHARS = 2_048
 _MAX_ID = 998
 _MAX_ADDRESS = 320
 
 # Whatever a malformed header can make the stdlib raise while it is parsed lazily on access.
 HEADER_ERRORS = (ValueError, TypeError, IndexError, AttributeError, LookupError, email_errors.MessageError)
 _MSG_ID = re.compile(r"<[^<>\s]+>")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# One address-list item: quoted strings, comments and <...> may hold commas. Each alternative starts with its own
+# character, so matching never backtracks: linear in the header's length.
+_ADDRESS_ITEM = re.compile(r'(?:"(?:[^"\\]|\\.)*"?|\([^)]*\)?|<[^>]*>?|[^,"(<])+')
+
+
+class InvalidEmail(ValueError):
+    """The message cannot become an event at all (e.g. not a message, a control character in a message id or an
+    address); permanent, the sender must not retry. `header` names the offending header, if one is to blame."""
+
+    def __init__(self, message: str, header: str | None = None) -> None:
+        super().__init__(message)
+        self.header = header
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,39 +132,78 @@ def normalize_address(addr_spec: str | None) -> str | None:
     return address
 
 
-def _address(display_name: str | None, addr_spec: str | None) -> EmailAddress | None:
+def _address(display_name: str | None, addr_spec: str | None, header: str) -> EmailAddress | None:
+    """None for what is not an address; a control character in an address or its name refuses the message."""
     address = normalize_address(addr_spec)
     if address is None:
         return None
     name = one_line(display_name or "")[:200] or None
+    if _CONTROL.search(address) or (name and _CONTROL.search(name)):
+        raise InvalidEmail(f"{header} contains a control character", header)
     return EmailAddress(address=address, name=name)
 
 
+def split_address_list(raw: str, max_items: int = MAX_ADDRESS_ITEMS) -> list[str]:
+    """The items of an address list, split at the commas outside quotes, comments and angle brackets, in one
+    pass; at most `max_items`, each cut to MAX_ITEM_CHARS."""
+    items: list[str] = []
+    for match in _ADDRESS_ITEM.finditer(raw):
+        if match.group().strip():
+            items.append(match.group()[:MAX_ITEM_CHARS])
+            if len(items) >= max_items:
+                break
+    return items
+
+
+def _address_headers(msg: Message, name: str) -> Iterator[Any]:
+    """Parsed headers of one address field, lazily; a long one is parsed item by item (linear, capped)."""
+    for raw in _raw_values(msg, name):
+        parts = [raw] if len(raw) <= MAX_HEADER_CHARS else split_address_list(raw)
+        yield from (header for part in parts if (header := _parse(name, part)) is not None)
+
+
 def _addresses(msg: Message, name: str) -> tuple[EmailAddress, ...]:
-    found: list[EmailAddress] = []
-    for header in _all(msg, name):
+    found: dict[str, EmailAddress] = {}
+    for header in _address_headers(msg, name):
         try:
             items = header.addresses
         except HEADER_ERRORS:
             continue
         for item in items:
             try:
-                parsed = _address(item.display_name, item.addr_spec)
+                display_name, addr_spec = item.display_name, item.addr_spec
             except HEADER_ERRORS:
                 continue
-            if parsed is not None and parsed.address not in {a.address for a in found}:
-                found.append(parsed)
-    return tuple(found[:MAX_RECIPIENTS])
+            parsed = _address(display_name, addr_spec, name)
+            if parsed is not None:
+                found.setdefault(parsed.address, parsed)
+                if len(found) >= MAX_RECIPIENTS:
+                    return tuple(found.values())
+    return tuple(found.values())
 
 
 # --- header access ----------------------------------------------------------------------------------------------
 
 
-def _all(msg: Message, name: str) -> list[Any]:
+def _raw_values(msg: Message, name: str) -> list[str]:
+    """The unparsed values of every `name` header, in order."""
+    wanted = name.lower()
     try:
-        return list(msg.get_all(name) or [])
+        return [str(value) for key, value in msg.raw_items() if key.lower() == wanted]
     except HEADER_ERRORS:
         return []
+
+
+def _parse(name: str, raw: str) -> Any:
+    try:
+        return policy.default.header_fetch_parse(name, raw[:MAX_HEADER_CHARS])
+    except HEADER_ERRORS:
+        return None
+
+
+def _all(msg: Message, name: str) -> list[Any]:
+    """Every `name` header parsed as the stdlib does, each read only up to MAX_HEADER_CHARS."""
+    return [header for raw in _raw_values(msg, name) if (header := _parse(name, raw)) is not None]
 
 
 def first_header(msg: Message, name: str) -> str | None:
@@ -187,11 +246,11 @@ def _sent_at(msg: Message) -> datetime | None:
 
 
 def _references(msg: Message) -> tuple[str, ...]:
-    ids: list[str] = []
-    for header in _all(msg, "References"):
-        for ref in _msg_ids(one_line(str(header))):
-            if ref not in ids:
-                ids.append(ref)
+    """Linear in the header's length: one regular-expression pass, a dict for duplicates."""
+    found: dict[str, None] = {}
+    for raw in _raw_values(msg, "References"):
+        found.update(dict.fromkeys(_msg_ids(one_line(raw))))
+    ids = list(found)
     if len(ids) > MAX_REFERENCES:  # the root and the most recent ones are what threading uses
         ids = [ids[0], *ids[-(MAX_REFERENCES - 1) :]]
     return tuple(ids)

@@ -3,23 +3,25 @@ transform, and the webhook."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import hmac
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from schemas.events import Attachment, EmailEvent
 from services.ingest.deps import DEPS, IngestDeps
-from services.ingest.email.headers import bounded_text, header_facts, message_from_header_pairs
-from services.ingest.email.mime import Body, Envelope, InvalidEmail, build_event, event_from_mime
+from services.ingest.email.headers import InvalidEmail, bounded_text, header_facts, message_from_header_pairs
+from services.ingest.email.mime import Body, Envelope, build_event, event_from_mime
+from services.ingest.email.replay_cache import TokenStoreUnavailable
 from services.ingest.http.bodies import require_content_type
-from services.ingest.http.forms import FORM, MULTIPART, read_form_post
+from services.ingest.http.forms import FORM, MULTIPART, ReceivedForm, read_form_post
 from services.ingest.http.problems import FieldError, Problem, unauthorized
 from services.ingest.http.webhook import (
     EMAIL_ACCEPTED_DOC,
@@ -81,7 +83,7 @@ class MailgunSignature:
 def verify_mailgun(signing_key: bytes, fields: Mapping[str, str], now: float, tolerance_s: int) -> MailgunSignature:
     """Checks `timestamp`, `token` and `signature` (constant-time) and the timestamp window; raises
     MailgunSignatureError. The body is not signed: a fresh timestamp and a token never seen before (the caller's
-    TokenReplayCache) are what stop a captured request from being replayed."""
+    TokenClaims) are what stop a captured request from being replayed."""
     timestamp, token, signature = (fields.get(name, "") for name in ("timestamp", "token", "signature"))
     for name, value in (("timestamp", timestamp), ("token", token), ("signature", signature)):
         if not value:
@@ -178,21 +180,50 @@ async def _handle(request: web.Request, deps: IngestDeps) -> web.Response:
         )
     except MailgunSignatureError as exc:
         raise unauthorized(str(exc), exc.field) from exc
-    if deps.mailgun_tokens.seen(signed.token, now.timestamp()):
+    # Claimed before publishing, atomically and across processes: of concurrent posts with one token, one
+    # goes on. Kept past the timestamp window, after which the timestamp check refuses the token anyway.
+    expires_at = datetime.fromtimestamp(signed.timestamp + 2 * deps.settings.signature_tolerance_s, UTC)
+    try:
+        claimed = await deps.mailgun_tokens.claim("mailgun", signed.token, expires_at)
+    except TokenStoreUnavailable as exc:
+        raise Problem(
+            503,
+            "token-store-unavailable",
+            "Replay check temporarily unavailable",
+            str(exc),
+            (),
+            {"Retry-After": str(deps.settings.retry_after_s)},
+        ) from exc
+    if not claimed:
         raise unauthorized("token was already used: a replayed request", "token")
     try:
-        event = normalize_mailgun(form.fields, form.files, received_at=now, domains=deps.settings.mail_domains)
+        return await _accept(deps, form, now)
+    except BaseException:
+        # Only an accepted post uses its token up: Mailgun retries a 503 (or a dropped connection) with it.
+        await asyncio.shield(deps.mailgun_tokens.release("mailgun", signed.token))
+        raise
+
+
+async def _accept(deps: IngestDeps, form: ReceivedForm, now: datetime) -> web.Response:
+    try:
+        event = await deps.parsing.run(
+            sum(len(value) for value in form.fields.values()),
+            normalize_mailgun,
+            form.fields,
+            form.files,
+            received_at=now,
+            domains=deps.settings.mail_domains,
+        )
     except InvalidMailgunForm as exc:
         raise Problem(
             422, "invalid-event", "Event failed validation", str(exc), [FieldError(exc.field, str(exc))]
         ) from exc
     except InvalidEmail as exc:
-        raise Problem(
-            422, "invalid-event", "Event failed validation", str(exc), [FieldError("body-mime", str(exc))]
-        ) from exc
+        field = "body-mime" if "body-mime" in form.fields else "message-headers"
+        if exc.header is not None:
+            field = f"{field}.{exc.header}"
+        raise Problem(422, "invalid-event", "Event failed validation", str(exc), [FieldError(field, str(exc))]) from exc
     await publish_event(deps, event)
-    # Only an accepted token counts as used: Mailgun may retry a 503 with the same one.
-    deps.mailgun_tokens.remember(signed.token, now.timestamp())
     return accepted(event, 200)
 
 

@@ -12,11 +12,14 @@ from email import errors as email_errors
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
 
+from pydantic import ValidationError
+
 from schemas.events import Attachment, EmailDirection, EmailEvent, EmailSource
 from services.ingest.email.headers import (
     HEADER_ERRORS,
     MAX_RECIPIENTS,
     HeaderFacts,
+    InvalidEmail,
     bounded_text,
     first_header,
     header_facts,
@@ -37,8 +40,26 @@ _BOUNCE_SENDERS = frozenset({"mailer-daemon", "postmaster"})
 _MSG_ID = re.compile(r"<[^<>\s]+>")
 
 
-class InvalidEmail(ValueError):
-    """The message cannot become an event at all (e.g. not a message); permanent, the sender must not retry."""
+# The header (or envelope part) each event field is read from, to name it when the field is refused.
+_HEADER_OF_FIELD = {
+    "message_id": "Message-ID",
+    "in_reply_to": "In-Reply-To",
+    "references": "References",
+    "sender": "From",
+    "to": "To",
+    "cc": "Cc",
+    "reply_to": "Reply-To",
+    "envelope_from": "MAIL FROM",
+    "envelope_to": "RCPT TO",
+    "counterpart": "From",
+    "our_address": "To",
+    "subject": "Subject",
+    "auto_submitted": "Auto-Submitted",
+    "precedence": "Precedence",
+    "text": "body",
+    "attachments": "attachments",
+    "provider_message_id": "MessageID",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +284,37 @@ def build_event(
     )
     envelope_from = normalize_address(envelope.mail_from)
     envelope_to = tuple(dict.fromkeys(a for raw in envelope.rcpt_tos if (a := normalize_address(raw)) is not None))
+    try:
+        return _email_event(
+            source,
+            facts,
+            body,
+            kind,
+            who,
+            envelope_from,
+            envelope_to,
+            received_at,
+            fallback_identity,
+            provider_message_id,
+        )
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        header = _HEADER_OF_FIELD.get(str(first["loc"][0]), str(first["loc"][0])) if first["loc"] else None
+        raise InvalidEmail(f"{header or 'the message'}: {first['msg']}", header) from exc
+
+
+def _email_event(
+    source: EmailSource,
+    facts: HeaderFacts,
+    body: Body,
+    kind: Classification,
+    who: Parties,
+    envelope_from: str | None,
+    envelope_to: tuple[str, ...],
+    received_at: datetime,
+    fallback_identity: bytes,
+    provider_message_id: str | None,
+) -> EmailEvent:
     return EmailEvent(
         event_id=email_event_id(source, facts, fallback_identity),
         source=source,

@@ -17,10 +17,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.events import Attachment, EmailEvent
 from services.ingest.deps import DEPS
-from services.ingest.email.headers import bounded_text, header_facts, html_to_text, message_from_header_pairs
+from services.ingest.email.headers import (
+    InvalidEmail,
+    bounded_text,
+    header_facts,
+    html_to_text,
+    message_from_header_pairs,
+)
 from services.ingest.email.mime import Body, Envelope, attachment_meta, build_event
 from services.ingest.http.auth import require_basic_auth
 from services.ingest.http.bodies import parse_json_model, read_limited_stream, require_content_type
+from services.ingest.http.problems import FieldError, Problem
 from services.ingest.http.webhook import (
     EMAIL_ACCEPTED_DOC,
     WEBHOOK_ERRORS,
@@ -148,8 +155,14 @@ async def handle(request: web.Request) -> web.Response:
     )
     require_content_type(request, SOURCE.content_types)
     body = await read_limited_stream(request, deps.settings.email_max_body_bytes)
-    message = parse_json_model(PostmarkInbound, body)
-    event = normalize_postmark(message, received_at=deps.clock(), domains=deps.settings.mail_domains)
+    message = await deps.parsing.run(len(body), parse_json_model, PostmarkInbound, body)
+    try:
+        event = await deps.parsing.run(
+            len(body), normalize_postmark, message, received_at=deps.clock(), domains=deps.settings.mail_domains
+        )
+    except InvalidEmail as exc:
+        field = exc.header or "body"
+        raise Problem(422, "invalid-event", "Event failed validation", str(exc), [FieldError(field, str(exc))]) from exc
     await publish_event(deps, event)
     return accepted(event, 200)
 

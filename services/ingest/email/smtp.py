@@ -13,8 +13,10 @@ from aiosmtpd.smtp import SMTP, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
 from services.ingest.deps import Clock
-from services.ingest.email.headers import normalize_address
-from services.ingest.email.mime import Envelope, InvalidEmail, event_from_mime
+from services.ingest.email.headers import InvalidEmail, normalize_address
+from services.ingest.email.mime import Envelope, event_from_mime
+from services.ingest.email.parsing_pool import ParsingPool
+from services.ingest.limits import LoadLimits
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publish import EventPublisher
 from services.ingest.settings import IngestSettings
@@ -41,9 +43,15 @@ class MailHandler:
     452; DATA over TOUCHPOINT_SMTP_MAX_BYTES → 552 (aiosmtpd itself); then parse → normalize → publish → 250."""
 
     def __init__(
-        self, settings: IngestSettings, publisher: EventPublisher, metrics: IngestMetrics, clock: Clock
+        self,
+        settings: IngestSettings,
+        publisher: EventPublisher,
+        metrics: IngestMetrics,
+        clock: Clock,
+        parsing: ParsingPool | None = None,
     ) -> None:
         self._settings = settings
+        self._parsing = parsing or ParsingPool(settings.email_parse_threshold_bytes)
         self._publisher = publisher
         self._metrics = metrics
         self._clock = clock
@@ -69,7 +77,9 @@ class MailHandler:
         structlog.contextvars.bind_contextvars(source="smtp", peer=str(session.peer))
         raw = envelope.original_content or b""
         try:
-            event = event_from_mime(
+            event = await self._parsing.run(
+                len(raw),
+                event_from_mime,
                 "smtp",
                 raw,
                 Envelope(envelope.mail_from or None, tuple(envelope.rcpt_tos)),
@@ -124,11 +134,33 @@ class _IngestSMTP(SMTP):
         self._owner.sessions.discard(self)
         super().connection_lost(error)
 
+    async def smtp_DATA(self, arg: str) -> None:
+        """The message is held in memory while it is received and parsed: it reserves the size limit in the
+        process's byte budget first, or gets 451 (senders retry 4xx)."""
+        size = self._owner.settings.smtp_max_bytes
+        if not self._owner.limits.try_reserve(size):
+            self._owner.metrics.smtp_messages.labels("busy").inc()
+            await self.push("451 4.3.1 Too much mail in progress; try again later")
+            return
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self._owner.limits.release(size)
+
     async def push(self, status: AnyStr) -> None:
         code = status[:3] if isinstance(status, str) else status[:3].decode("ascii", "replace")
         if code == "552":
             self._owner.metrics.smtp_messages.labels("too_large").inc()
         await super().push(status)
+
+
+class _TooManySessions(asyncio.Protocol):
+    """Answers a connection past TOUCHPOINT_MAX_SMTP_SESSIONS with 421 and closes it; the sender retries."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(b"421 4.7.0 Too many connections; try again later\r\n")
+        transport.close()
 
 
 class SmtpServer:
@@ -137,11 +169,18 @@ class SmtpServer:
     retry like any 4xx."""
 
     def __init__(
-        self, settings: IngestSettings, publisher: EventPublisher, metrics: IngestMetrics, clock: Clock
+        self,
+        settings: IngestSettings,
+        publisher: EventPublisher,
+        metrics: IngestMetrics,
+        clock: Clock,
+        parsing: ParsingPool | None = None,
+        limits: LoadLimits | None = None,
     ) -> None:
-        self._settings = settings
+        self.settings = settings
         self.metrics = metrics
-        self._handler = MailHandler(settings, publisher, metrics, clock)
+        self.limits = limits or LoadLimits(settings.max_concurrent_requests, settings.max_bytes_in_flight)
+        self._handler = MailHandler(settings, publisher, metrics, clock, parsing)
         self._server: asyncio.Server | None = None
         self.sessions: set[_IngestSMTP] = set()
 
@@ -150,21 +189,26 @@ class SmtpServer:
         assert self._server is not None, "server not started"
         return int(self._server.sockets[0].getsockname()[1])
 
-    def _protocol(self) -> _IngestSMTP:
-        return _IngestSMTP(
+    def _protocol(self) -> asyncio.Protocol:
+        if len(self.sessions) >= self.settings.max_smtp_sessions:
+            self.metrics.smtp_messages.labels("too_many_sessions").inc()
+            return _TooManySessions()
+        session = _IngestSMTP(
             self,
             self._handler,
-            data_size_limit=self._settings.smtp_max_bytes,
+            data_size_limit=self.settings.smtp_max_bytes,
             enable_SMTPUTF8=True,
-            hostname=self._settings.smtp_hostname,
+            hostname=self.settings.smtp_hostname,
             ident="Touchpoint ingest",
             timeout=300,
             loop=asyncio.get_running_loop(),
         )
+        self.sessions.add(session)  # counted from here, so a burst of connections cannot pass the limit
+        return session
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._protocol, self._settings.smtp_host, self._settings.smtp_port)
+        self._server = await loop.create_server(self._protocol, self.settings.smtp_host, self.settings.smtp_port)
 
     async def stop(self, grace_s: float) -> None:
         if self._server is None:

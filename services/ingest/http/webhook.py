@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -12,7 +13,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from services.ingest.deps import IngestDeps
-from services.ingest.http.problems import Problem, not_configured
+from services.ingest.http.problems import Problem, not_configured, unauthorized
 from services.ingest.publish import IngestEvent
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -51,6 +52,14 @@ async def publish_event(deps: IngestDeps, event: IngestEvent) -> None:
     """Names the event in the request's log line, then returns once Kafka acknowledged it."""
     structlog.contextvars.bind_contextvars(event_id=event.event_id)
     await deps.publisher.publish([event])
+
+
+def refuse_stale(signed_at: datetime, now: datetime, window_s: int, field: str) -> None:
+    """401 naming `field` when a signed event time is more than `window_s` from now: a captured request is not
+    accepted forever (inside the window a replay repeats an event id the classifier already has)."""
+    offset = abs((now - signed_at).total_seconds())
+    if offset > window_s:
+        raise unauthorized(f"{field} is {offset:.0f}s from now, more than {window_s}s: a replayed request", field)
 
 
 def accepted(event: IngestEvent, status: int) -> web.Response:
@@ -108,10 +117,14 @@ WEBHOOK_ERRORS: dict[str, Any] = {
     "400": problem_response("Malformed body (not JSON, wrong charset, undecodable form)"),
     "401": problem_response("Missing, wrong or stale signature / credentials"),
     "403": problem_response("The source has no secret configured and is refused"),
+    "408": problem_response("The body did not arrive within the body read timeout; the connection is closed"),
     "413": problem_response("Body larger than the configured limit"),
     "415": problem_response("Unsupported Content-Type"),
     "422": problem_response("Body is well-formed but not a valid event; `errors` names the fields"),
-    "503": problem_response("Kafka did not acknowledge in time; retry after Retry-After seconds", retry_after=True),
+    "503": problem_response(
+        "Kafka did not acknowledge in time, or ingest is at its load limit; retry after Retry-After seconds",
+        retry_after=True,
+    ),
 }
 
 

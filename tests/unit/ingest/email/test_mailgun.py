@@ -74,16 +74,20 @@ def test_missing_or_malformed_fields_are_named(fields: dict[str, str], field: st
     assert err.value.field == field
 
 
-def test_replay_cache_remembers_until_the_window_passes_and_stays_bounded() -> None:
-    cache = TokenReplayCache(max_entries=3, ttl_s=100)
-    cache.remember("a", 0)
-    assert cache.seen("a", 99)
-    assert not cache.seen("a", 100)
-    for i, token in enumerate("bcde"):
-        cache.remember(token, 200 + i)
+async def test_replay_cache_claims_once_until_expiry_releases_and_stays_bounded() -> None:
+    now = [0.0]
+    cache = TokenReplayCache(max_entries=3, clock=lambda: now[0])
+    assert await cache.claim("mailgun", "a", datetime.fromtimestamp(100, UTC))
+    now[0] = 99
+    assert not await cache.claim("mailgun", "a", datetime.fromtimestamp(199, UTC))
+    await cache.release("mailgun", "a")
+    assert await cache.claim("mailgun", "a", datetime.fromtimestamp(199, UTC))
+    now[0] = 200
+    assert await cache.claim("mailgun", "a", datetime.fromtimestamp(300, UTC))  # the first claim expired
+    for token in "bcde":
+        assert await cache.claim("mailgun", token, datetime.fromtimestamp(300, UTC))
     assert len(cache) == 3
-    assert not cache.seen("b", 210)
-    assert cache.seen("e", 210)
+    assert await cache.claim("mailgun", "b", datetime.fromtimestamp(300, UTC))  # forgotten past max_entries
 
 
 FORM = {
