@@ -8,7 +8,7 @@ KAFKA_VERSION := $(shell sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:
 KAFKA_LIBS := $(CACHE_DIR)/kafka-$(KAFKA_VERSION)/libs
 export TOUCHPOINT_CACHE_DIR := $(CACHE_DIR)
 
-.PHONY: run demo test lint schemas venv kafka-jars system-deps bench bench-deps clean
+.PHONY: run demo test lint schemas venv kafka-jars system-deps browser-deps bench bench-deps clean
 
 # Ctrl-C stops everything; so do SIGINT/SIGTERM/SIGHUP to the python process, and SIGTERM to make (make passes
 # SIGTERM on to its recipe, not SIGINT). Processes started here are marked TOUCHPOINT_ENV=development.
@@ -18,7 +18,7 @@ run: venv kafka-jars  ## start Kafka, PostgreSQL and the three services (Ctrl-C 
 demo: venv kafka-jars  ## `make run` plus a simulated office day fed live (DEMO_DAY_SECONDS=120, DEMO_SEED); Ctrl-C stops
 	$(PY) -m bench.demo
 
-test: venv kafka-jars  ## unit + integration tests against a real broker and PostgreSQL
+test: venv kafka-jars browser-deps  ## unit + integration + browser tests against a real broker and PostgreSQL
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv
@@ -29,6 +29,7 @@ lint: venv
 schemas: venv  ## regenerate JSON Schema and OpenAPI files after changing a model
 	$(PY) -m schemas.generate
 	$(PY) -m services.ingest.openapi > docs/openapi/ingest.json
+	$(PY) -m services.reporting.openapi > docs/openapi/reporting.json
 
 venv: $(VENV)/.installed
 
@@ -47,6 +48,13 @@ system-deps:  ## Java 17+ and Maven for the local Kafka broker (installed with a
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jre-headless maven; \
 	  else echo "Java 17+ and Maven are needed for the local Kafka broker (or set KAFKA_BOOTSTRAP_SERVERS)"; exit 1; fi; \
 	fi
+
+browser-deps:  ## Debian's chromium for the Playwright browser tests (apt-get when missing; never `playwright install`)
+	@command -v chromium >/dev/null || { \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "==> installing chromium with apt-get"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else echo "chromium is needed for the browser tests (apt-get install chromium)"; exit 1; fi; }
 
 kafka-jars: $(KAFKA_LIBS)/.complete
 

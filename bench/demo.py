@@ -74,6 +74,7 @@ def main() -> int:
     try:
         system.start_infrastructure()
         system.start_services()
+        system.seed_users()
         say(system.banner())
         say(
             f"feeding a simulated office day (seed {args.seed}, {args.managers} managers, 09:00-18:00 in "
@@ -91,7 +92,7 @@ def main() -> int:
                 )
                 say(
                     f"the office day is over and {outcome}. The system stays up: "
-                    f"curl -s http://127.0.0.1:{system.ports['reporting']}/api/interactions | head -c 2000; "
+                    f"log in at http://127.0.0.1:{system.ports['reporting']}/login (see above); "
                     "Ctrl-C stops everything."
                 )
                 simulator = None

@@ -162,8 +162,99 @@ class CloseTask(_Action):
         return str(self.task_id)
 
 
+Email = Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
+ConsentChannel = Literal["email", "phone", "sms"]
+
+
+class EditContact(_Action):
+    """An operator corrects a client's personal data: names replace the old ones when given; addresses (E.164
+    numbers, lower-cased email addresses) are added to or removed from the contact. Produced by reporting's
+    operators' desk; the classifier applies it (an address owned by another contact refuses it)."""
+
+    kind: Literal["edit_contact"] = "edit_contact"
+    contact_id: uuid.UUID
+    first_name: Name | None = None
+    last_name: Name | None = None
+    add_phones: tuple[E164, ...] = ()
+    remove_phones: tuple[E164, ...] = ()
+    add_emails: tuple[Email, ...] = ()
+    remove_emails: tuple[Email, ...] = ()
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> EditContact:
+        if not (
+            self.first_name
+            or self.last_name
+            or self.add_phones
+            or self.remove_phones
+            or self.add_emails
+            or self.remove_emails
+        ):
+            raise ValueError("an edit must change at least one field")
+        return self
+
+    def kafka_key(self) -> str:
+        return str(self.contact_id)
+
+
+class MergeContacts(_Action):
+    """Two records of one client: `duplicate_id`'s addresses, interactions, tasks and meetings move to
+    `contact_id`, which keeps its owner; the duplicate is then empty. Nothing is deleted, so it is audited."""
+
+    kind: Literal["merge_contacts"] = "merge_contacts"
+    contact_id: uuid.UUID = Field(description="the contact that stays")
+    duplicate_id: uuid.UUID = Field(description="the contact merged into it")
+
+    @model_validator(mode="after")
+    def _two_contacts(self) -> MergeContacts:
+        if self.contact_id == self.duplicate_id:
+            raise ValueError("a contact cannot be merged into itself")
+        return self
+
+    def kafka_key(self) -> str:
+        return str(self.contact_id)
+
+
+class RecordConsent(_Action):
+    """A client's consent to campaigns on one channel, given or withdrawn, and where it was recorded from."""
+
+    kind: Literal["record_consent"] = "record_consent"
+    contact_id: uuid.UUID
+    channel: ConsentChannel
+    granted: bool
+    source: Annotated[str, Field(min_length=1, max_length=500, pattern=r"\S")] = Field(
+        description="how the consent was given (a call, a signed form, an email), in the operator's words"
+    )
+
+    def kafka_key(self) -> str:
+        return str(self.contact_id)
+
+
+class ReassignTask(_Action):
+    """Gives an open task to another manager (a departing manager's callbacks of unknown numbers, which have no
+    contact to follow)."""
+
+    kind: Literal["reassign_task"] = "reassign_task"
+    task_id: uuid.UUID
+    manager_id: ManagerId
+
+    def kafka_key(self) -> str:
+        return str(self.task_id)
+
+
 Action = Annotated[
-    SetOutcome | RecordMeeting | ReassignContact | SetPlan | MarkNumber | SetNumberList | UpsertManager | CloseTask,
+    SetOutcome
+    | RecordMeeting
+    | ReassignContact
+    | SetPlan
+    | MarkNumber
+    | SetNumberList
+    | UpsertManager
+    | CloseTask
+    | EditContact
+    | MergeContacts
+    | RecordConsent
+    | ReassignTask,
     Field(discriminator="kind"),
 ]
 ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)

@@ -106,6 +106,18 @@ class LocalSystem:
         )
         say(f"managers registered from {path}")
 
+    def seed_users(self) -> None:
+        """Adds the development accounts that are missing (one per example manager, and one of each other role),
+        all with the password TOUCHPOINT_DEV_PASSWORD of deploy/dev.env."""
+        path = self.env.get("TOUCHPOINT_USERS_FILE", str(REPO / "deploy" / "users.example.json"))
+        subprocess.run(
+            [sys.executable, "-m", "services.reporting", "users", "seed", path],
+            env=self.env,
+            cwd=REPO,
+            check=True,
+            input=self.env.get("TOUCHPOINT_DEV_PASSWORD", "touchpoint-dev").encode() + b"\n",
+        )
+
     def banner(self) -> str:
         ingest, reporting = self.ports["ingest"], self.ports["reporting"]
         smtp = self.env.get("TOUCHPOINT_SMTP_PORT", "2525")
@@ -114,13 +126,17 @@ class LocalSystem:
             "Touchpoint is up:\n"
             f"  ingest     http://127.0.0.1:{ingest}   (webhooks, /openapi.json, /metrics)\n"
             f"  smtp       127.0.0.1:{smtp}   (mail for {domains})\n"
-            f"  reporting  http://127.0.0.1:{reporting}/api/interactions\n"
+            f"  reporting  http://127.0.0.1:{reporting}/login   (pages and /api/)\n"
             f"  classifier http://127.0.0.1:{self.ports['classifier']}/readyz\n"
             f"  kafka      {self.env['KAFKA_BOOTSTRAP_SERVERS']}\n"
-            "Send a signed test call, then list it:\n"
+            "Send a signed test call:\n"
             f"  .venv/bin/python deploy/examples/send_generic_call.py --url http://127.0.0.1:{ingest}/webhooks/generic"
             f" --secret {self.env.get('TOUCHPOINT_GENERIC_SECRET', '')} --status missed\n"
-            f"  curl -s http://127.0.0.1:{reporting}/api/interactions\n"
+            f"Log in at http://127.0.0.1:{reporting}/login as ann@example.com (a manager; also bob@, cid@, operator@,"
+            f" supervisor@, analyst@, admin@example.com), password {self.env.get('TOUCHPOINT_DEV_PASSWORD', '')!r}.\n"
+            "Scripts use a personal token:\n"
+            "  TOKEN=$(.venv/bin/python -m services.reporting users token ann@example.com)\n"
+            f'  curl -s -H "Authorization: Bearer $TOKEN" http://127.0.0.1:{reporting}/api/queue\n'
             "Ctrl-C stops everything."
         )
 
@@ -176,6 +192,7 @@ def main() -> int:
         system.start_infrastructure()
         system.start_services()
         system.seed_managers()
+        system.seed_users()
         say(system.banner())
         while not stopping.wait(0.5):
             problem = system.first_exit()

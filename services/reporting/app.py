@@ -1,91 +1,80 @@
-"""The reporting HTTP application: the interactions API, health and metrics."""
+"""The reporting HTTP application, built from the route table: pages and the JSON API under the same checks,
+plus the shared health and metrics routes."""
 
 from __future__ import annotations
 
-import json
-import uuid
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Sequence
 
-import asyncpg
+import jinja2
+import phonenumbers
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
-from services.reporting.queries import get_interaction, list_interactions
-from services.reporting.settings import ReportingSettings
-from services.runtime.health import CachedReadiness, healthz, readiness_response
+from services.reporting.routes import ROUTES
+from services.reporting.views import DEPS, ReportingDeps, Route, make_view
+from services.runtime.health import READY, REGISTRY, healthz, metrics, readyz
 
-
-@dataclass(frozen=True, slots=True)
-class ReportingDeps:
-    settings: ReportingSettings
-    pool: asyncpg.Pool
-    ready: CachedReadiness
-    registry: CollectorRegistry
+# Routes served without the route table's checks: the process's own health, for probes (no data in them).
+HEALTH_PATHS: tuple[str, ...] = ("/healthz", "/readyz", "/metrics")
 
 
-DEPS = web.AppKey("deps", ReportingDeps)
-
-
-def problem(status: int, title: str, field: str, detail: str) -> web.HTTPException:
-    body = json.dumps(
-        {
-            "type": "/problems/invalid-query",
-            "title": title,
-            "status": status,
-            "detail": detail,
-            "errors": [{"field": field, "message": detail}],
-        }
+def templates() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("services.reporting", "templates"),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        undefined=jinja2.ChainableUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
-    return web.HTTPBadRequest(text=body, content_type="application/problem+json")
+    env.filters["ago"] = _short_time
+    env.filters["phone"] = readable_address
+    return env
 
 
-def _limit(request: web.Request, maximum: int) -> int:
-    raw = request.query.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise problem(400, "Invalid query parameter", "limit", f"limit must be an integer from 1 to {maximum}")
-    return int(raw)
-
-
-async def interactions(request: web.Request) -> web.Response:
-    deps = request.app[DEPS]
-    limit = _limit(request, deps.settings.page_max)
+def readable_address(value: str | None) -> str:
+    """'+14155550201' → '+1 415-555-0201'; anything else (an email address, a masked value) as it is."""
+    if not value or not value.startswith("+"):
+        return value or ""
     try:
-        page = await list_interactions(deps.pool, limit, request.query.get("cursor"), request.query.get("counterpart"))
-    except ValueError as exc:
-        raise problem(400, "Invalid query parameter", "cursor", "cursor is not one this server issued") from exc
-    return web.json_response({"items": page.items, "next_cursor": page.next_cursor})
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return value
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
-async def interaction(request: web.Request) -> web.Response:
+def _short_time(value: str | None) -> str:
+    """'2026-11-30T09:05:00+00:00' → '30 Nov 09:05'."""
+    if not value:
+        return ""
+    from datetime import datetime
+
     try:
-        iid = uuid.UUID(request.match_info["id"])
-    except ValueError as exc:
-        raise problem(400, "Invalid path parameter", "id", "id must be a UUID") from exc
-    item = await get_interaction(request.app[DEPS].pool, iid)
-    if item is None:
-        raise web.HTTPNotFound(
-            text=json.dumps(
-                {"type": "/problems/not-found", "title": "Not found", "status": 404, "detail": f"no interaction {iid}"}
-            ),
-            content_type="application/problem+json",
-        )
-    return web.json_response(item)
+        return datetime.fromisoformat(value).strftime("%d %b %H:%M")
+    except ValueError:
+        return value
 
 
-async def readyz(request: web.Request) -> web.Response:
-    return await readiness_response(request.app[DEPS].ready)
-
-
-async def metrics(request: web.Request) -> web.Response:
-    return web.Response(body=generate_latest(request.app[DEPS].registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-def build_app(deps: ReportingDeps) -> web.Application:
-    app = web.Application()
+def build_app(deps: ReportingDeps, routes: Sequence[Route] = ROUTES) -> web.Application:
+    app = web.Application(client_max_size=256 * 1024)
     app[DEPS] = deps
-    app.router.add_get("/api/interactions", interactions)
-    app.router.add_get("/api/interactions/{id}", interaction)
+    app[READY] = deps.ready
+    app[REGISTRY] = CollectorRegistry()
+    app.cleanup_ctx.append(_producer(deps))
+    for route in routes:
+        if route.page is not None:
+            app.router.add_route(route.method, route.page, make_view(route, api=False))
+        if route.api is not None:
+            app.router.add_route(route.method, route.api, make_view(route, api=True))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     return app
+
+
+def _producer(deps: ReportingDeps) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await deps.producer.start()
+        yield
+        await deps.producer.stop()
+
+    return lifecycle

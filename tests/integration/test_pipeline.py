@@ -13,6 +13,7 @@ import pytest
 
 from schemas.records import DeadLetter, InteractionChanged
 from schemas.topics import CALLS, DLQ, INTERACTIONS
+from services.reporting.accounts import add_user, issue_api_token
 from services.runtime.kafka import DurableProducer, ProducerLimits
 from services.runtime.settings import KafkaSettings
 from tests.integration.helpers import (
@@ -69,7 +70,19 @@ async def test_a_signed_call_becomes_an_interaction_record_and_is_listed(
     assert change.auto_status == "missed"
     assert b"+1415555" not in records[0].value, "no raw phone numbers on an analyst topic"
 
-    async with aiohttp.ClientSession() as session:
+    # Interactions carry numbers: only an account may list them (an admin here, who sees every manager's).
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+    try:
+        await add_user(pool, "admin@example.com", "admin", "a long password")
+        token = await issue_api_token(pool, "admin@example.com")
+    finally:
+        await pool.close()
+    async with (
+        aiohttp.ClientSession() as anonymous,
+        anonymous.get(f"{services['reporting'].url}/api/interactions") as r,
+    ):
+        assert r.status == 401
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
         async with session.get(f"{services['reporting'].url}/api/interactions") as response:
             listed = await response.json()
         async with session.get(f"{services['reporting'].url}/api/interactions?limit=0") as bad:

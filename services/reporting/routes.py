@@ -1,0 +1,228 @@
+"""The route table: every capability of reporting with the permission it needs, its page path and its API path.
+The app is built from this table alone (plus the shared health routes), the permission matrix test walks it, and
+docs/openapi/reporting.json is generated from it."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from services.reporting import confirm_outcomes as q
+from services.reporting import keep_base as base
+from services.reporting import keep_contacts as contacts
+from services.reporting import sign_in
+from services.reporting.problems import not_found
+from services.reporting.report_managers import managers_report
+from services.reporting.views import Ctx, Result, Route
+
+STATIC_TYPES = {".js": "text/javascript", ".css": "text/css"}
+
+
+async def static(ctx: Ctx) -> Result:
+    """The page script and style, shipped in the package (nothing from a CDN, nothing vendored)."""
+    name = ctx.request.match_info["name"]
+    folder = resources.files("services.reporting") / "static"
+    suffix = name[name.rfind(".") :] if "." in name else ""
+    if "/" in name or suffix not in STATIC_TYPES or not (folder / name).is_file():
+        raise not_found("file")
+    return Result(
+        {},
+        raw=(folder / name).read_bytes(),
+        content_type=STATIC_TYPES[suffix],
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+ROUTES: tuple[Route, ...] = (
+    # Public: signing in, the script and style.
+    Route("GET", sign_in.home, "Sends each role to its work (or to the login page)", None, None, page="/"),
+    Route("GET", sign_in.login_page, "The login form", None, None, page="/login", template="login.html"),
+    Route("POST", sign_in.login, "Logs in: a session cookie", None, None, page="/login", form_template="login.html"),
+    Route("POST", sign_in.logout, "Logs out", None, None, page="/logout"),
+    Route("GET", static, "Page script and style", None, None, page="/static/{name}"),
+    # The manager's queue.
+    Route(
+        "GET",
+        q.queue,
+        "The caller's interactions awaiting confirmation (newest first, each with a suggested outcome and why), "
+        "open tasks (overdue marked) and plan progress",
+        "read",
+        "interaction",
+        page="/queue",
+        api="/api/queue",
+        template="queue.html",
+    ),
+    Route(
+        "GET",
+        q.queue_events,
+        "Server-sent events: `queue` with the counts of the caller's queue whenever they change",
+        "read",
+        "interaction",
+        api="/api/queue/events",
+    ),
+    Route(
+        "POST",
+        q.set_outcome,
+        "Confirms an interaction's outcome: {} accepts the suggestion; 202 once the set_outcome action is on "
+        "touchpoint.actions.v1",
+        "change",
+        "interaction",
+        page="/interactions/{id}/outcome",
+        api="/api/interactions/{id}/outcome",
+        body=q.OutcomeBody,
+    ),
+    Route(
+        "POST",
+        q.confirm_selection,
+        "Confirms a selection at once (each with its suggestion, or all with one outcome)",
+        "change",
+        "interaction",
+        page="/queue/confirm",
+        api="/api/queue/confirm",
+        body=q.BulkBody,
+    ),
+    Route(
+        "GET",
+        q.interactions,
+        "Interactions within reach, newest change first (personal data masked for roles without it)",
+        "read",
+        "interaction",
+        page="/interactions",
+        api="/api/interactions",
+        template="interactions.html",
+        query=("limit", "cursor", "counterpart", "manager_id", "period"),
+    ),
+    Route("GET", q.interaction, "One interaction", "read", "interaction", api="/api/interactions/{id}"),
+    # Clients: the contact page, meetings, the operators' desk.
+    Route(
+        "GET",
+        contacts.contact,
+        "One contact: addresses, recent interactions, meetings",
+        "read",
+        "contact",
+        page="/contacts/{id}",
+        api="/api/contacts/{id}",
+        template="contact.html",
+    ),
+    Route(
+        "GET",
+        contacts.meeting_form,
+        "The meeting form, prefilled from the contact",
+        "change",
+        "meeting",
+        page="/contacts/{id}/meetings/new",
+        template="meeting.html",
+    ),
+    Route(
+        "POST",
+        contacts.record_meeting,
+        "Records a meeting with the minimum data set (date, client's last and first name, contact details, topic, "
+        "result); 422 names every missing field before anything is produced",
+        "change",
+        "meeting",
+        page="/contacts/{id}/meetings",
+        api="/api/contacts/{id}/meetings",
+        form_template="meeting.html",
+    ),
+    Route(
+        "GET",
+        contacts.desk,
+        "Searches contacts by name, by a phone number in any format, or by email (q=...)",
+        "read",
+        "contact",
+        page="/desk",
+        api="/api/contacts",
+        template="desk.html",
+        query=("q",),
+    ),
+    Route(
+        "POST",
+        contacts.edit_contact,
+        "Edits a client's personal data (edit_contact action)",
+        "change",
+        "contact",
+        page="/contacts/{id}/edit",
+        api="/api/contacts/{id}",
+    ),
+    Route(
+        "POST",
+        contacts.merge_contacts,
+        "Merges a duplicate into this contact, keeping every interaction (merge_contacts action)",
+        "change",
+        "contact",
+        page="/contacts/{id}/merge",
+        api="/api/contacts/{id}/merge",
+    ),
+    Route(
+        "POST",
+        contacts.record_consent,
+        "Records consent to campaigns on one channel (record_consent action)",
+        "change",
+        "contact",
+        page="/contacts/{id}/consent",
+        api="/api/contacts/{id}/consent",
+    ),
+    # Figures.
+    Route(
+        "GET",
+        managers_report,
+        "Figures per manager for a period (2026-11-30, 2026-W49 or 2026-11), each with a link to its records",
+        "read",
+        "report",
+        page="/reports",
+        api="/api/reports/managers",
+        template="reports.html",
+        query=("period", "team"),
+    ),
+    # Audit.
+    Route(
+        "GET",
+        sign_in.audit,
+        "The audit trail of records within reach (who, when, what, before, after)",
+        "read",
+        "audit",
+        page="/audit",
+        api="/api/audit",
+        template="audit.html",
+    ),
+    # Admin: accounts and the base.
+    Route("GET", base.users, "Accounts", "read", "user", page="/admin/users", api="/api/users", template="users.html"),
+    Route(
+        "POST",
+        base.add_account,
+        "Adds an account",
+        "change",
+        "user",
+        page="/admin/users",
+        api="/api/users",
+        form_template="users.html",
+    ),
+    Route(
+        "POST",
+        base.deactivate_account,
+        "Deactivates an account: no login, no session, no token",
+        "change",
+        "user",
+        page="/admin/users/{id}/deactivate",
+        api="/api/users/{id}/deactivate",
+    ),
+    Route(
+        "GET",
+        base.handover_preview,
+        "Preview of a departing manager's hand-over (manager_id, and to=<manager> or team=<team>)",
+        "read",
+        "base",
+        page="/admin/handover",
+        api="/api/handover",
+        template="handover.html",
+        query=("manager_id", "to", "team"),
+    ),
+    Route(
+        "POST",
+        base.hand_over,
+        "Hands a departing manager's contacts and open tasks over and deactivates them",
+        "change",
+        "base",
+        page="/admin/handover",
+        api="/api/handover",
+    ),
+)
