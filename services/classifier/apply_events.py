@@ -58,7 +58,9 @@ def apply_events(
             assert iid is not None
             ix = state.interactions[iid]
             if ix.phase is None:
-                with _audited(state, Cause(event.event_id, "email", CLASSIFIER, event.occurred_at), ix):
+                with _audited(
+                    state, Cause(event.event_id, "email", CLASSIFIER, event.sent_at or event.received_at), ix
+                ):
                     on_email(state, fold_email_into(ix, event), policy)
         else:
             assert not isinstance(event, CallEvent | EmailEvent)
