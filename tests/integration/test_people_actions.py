@@ -81,7 +81,7 @@ async def test_each_persons_change_goes_through_the_classifier_and_shows_in_repo
     await post(f"{contact}/merge", {"duplicate_id": str(office.bob_contact)}, otto)
     await post(f"{contact}/consent", {"channel": "email", "granted": True, "source": "said yes on the phone"}, otto)
     await applied(5)
-    shown = await get(contact, otto)
+    shown = (await get(contact, otto))["contact"]
     assert shown["first_name"] == "Janet"
     assert {a["address"] for a in shown["addresses"]} == {
         "+14155550201",
@@ -113,7 +113,7 @@ async def test_each_persons_change_goes_through_the_classifier_and_shows_in_repo
     await eventually(lambda: db.fetchval("SELECT NOT active FROM managers WHERE id = 'm-ann'"), timeout=30)
     bob = await token(reporting, BOB_EMAIL)
     await eventually(lambda: _owner_is(db, office.ann_contact, "m-bob"), timeout=30)
-    assert (await get(contact, bob))["first_name"] == "Janet"
+    assert (await get(contact, bob))["contact"]["first_name"] == "Janet"
     bob_tasks = {t["id"] for t in (await get("/api/queue", bob))["tasks"]}
     assert {str(office.ann_task_overdue), str(office.ann_task_due)} <= bob_tasks
     assert await db.fetchval("SELECT count(*) FROM tasks WHERE status = 'open' AND assignee_id = 'm-ann'") == 0
