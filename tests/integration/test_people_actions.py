@@ -70,9 +70,9 @@ async def test_each_persons_change_goes_through_the_classifier_and_shows_in_repo
     assert str(office.ann_missed) not in {i["id"] for i in queue["items"]}
     confirmed = await get(f"/api/interactions/{office.ann_missed}", ann)
     assert confirmed["outcome"] == "no_answer"
-    mark = await db.fetchrow("SELECT manager_id, verdict FROM number_marks WHERE address = '+14155550299'")
+    mark = await row(db, "SELECT manager_id, verdict FROM number_marks WHERE address = '+14155550299'")
     assert (mark["manager_id"], mark["verdict"]) == ("m-ann", "wrong"), "the verdict teaches the number"
-    flagged = await db.fetchrow("SELECT flag, suggested_outcome FROM interactions WHERE id = $1", office.ann_flagged)
+    flagged = await row(db, "SELECT flag, suggested_outcome FROM interactions WHERE id = $1", office.ann_flagged)
     assert (flagged["flag"], flagged["suggested_outcome"]) == ("confirmed", "wrong_number")
 
     # The operators' desk: edit, merge Bob's duplicate record of the client into Ann's, record consent.
@@ -95,9 +95,9 @@ async def test_each_persons_change_goes_through_the_classifier_and_shows_in_repo
         str(office.ann_email),
         str(office.bob_missed),
     }, "every interaction is kept"
-    consent = await db.fetchrow("SELECT granted, source, recorded_by FROM contact_consents WHERE channel = 'email'")
+    consent = await row(db, "SELECT granted, source, recorded_by FROM contact_consents WHERE channel = 'email'")
     assert tuple(consent) == (True, "said yes on the phone", ACCOUNTS["operator"][0])
-    duplicate = await db.fetchrow("SELECT merged_into FROM contacts WHERE id = $1", office.bob_contact)
+    duplicate = await row(db, "SELECT merged_into FROM contacts WHERE id = $1", office.bob_contact)
     assert duplicate["merged_into"] == office.ann_contact
 
     # Merging the (now empty) duplicate again is refused: dead-lettered with the reason, nothing changes.
@@ -136,6 +136,12 @@ async def test_each_persons_change_goes_through_the_classifier_and_shows_in_repo
     edit = next(e for e in trail if (e["action_kind"], e["entity"]) == ("edit_contact", "contact"))
     before, after = (json.loads(x) if isinstance(x, str) else x for x in (edit["before"], edit["after"]))
     assert (edit["actor_id"], before["first_name"], after["first_name"]) == (ACCOUNTS["operator"][0], "Jane", "Janet")
+
+
+async def row(db: asyncpg.Connection, sql: str, *args: object) -> asyncpg.Record:
+    found = await db.fetchrow(sql, *args)
+    assert found is not None, sql
+    return found
 
 
 async def _at_least(db: asyncpg.Connection, n: int) -> bool:

@@ -81,7 +81,9 @@ def test_an_edit_that_cannot_be_applied_is_refused_whole() -> None:
     world = office()
     cid = known_client(world, owner="ann")
     other = known_client(world, owner="bob", address=OTHER)
-    refused(world, EditContact(**base(contact_id=cid, first_name="X", add_phones=(OTHER,))), f"belongs to contact {other}")
+    refused(
+        world, EditContact(**base(contact_id=cid, first_name="X", add_phones=(OTHER,))), f"belongs to contact {other}"
+    )
     refused(world, EditContact(**base(contact_id=cid, remove_phones=(OTHER,))), "not contact")
     refused(world, EditContact(**base(contact_id=cid, add_phones=(OWN,))), "our own number")
     refused(world, EditContact(**base(contact_id=uuid.uuid4(), first_name="X")), "unknown contact")
@@ -189,6 +191,7 @@ def test_an_open_task_is_reassigned_to_an_active_manager_only() -> None:
     assert world.tasks[task.id].assignee_id == "bob"
     assert world.open_task_counts["bob"] == 1
     [entry] = world.audit
+    assert entry.before is not None and entry.after is not None
     assert (entry.entity, entry.before["assignee_id"], entry.after["assignee_id"]) == ("task", "ann", "bob")
     world.managers["cid"].active = False
     refused(world, ReassignTask(**base(task_id=task.id, manager_id="cid")), "inactive manager cid")
