@@ -77,7 +77,9 @@ async def test_each_persons_change_goes_through_the_classifier_and_shows_in_repo
 
     # The operators' desk: edit, merge Bob's duplicate record of the client into Ann's, record consent.
     contact = f"/api/contacts/{office.ann_contact}"
-    await post(contact, {"first_name": "Janet", "add_phones": ["+1 415 555 0277"]}, otto)
+    await post(
+        contact, {"first_name": "Janet", "add_phones": ["+1 415 555 0277"], "remove_emails": ["jane@client.test"]}, otto
+    )
     await post(f"{contact}/merge", {"duplicate_id": str(office.bob_contact)}, otto)
     await post(f"{contact}/consent", {"channel": "email", "granted": True, "source": "said yes on the phone"}, otto)
     await applied(5)
@@ -87,8 +89,8 @@ async def test_each_persons_change_goes_through_the_classifier_and_shows_in_repo
         "+14155550201",
         "+14155550277",
         "+14155550202",
-        "jane@client.test",
-    }, "the duplicate's number moved with it"
+    }, "the duplicate's number moved with it; the removed address is gone"
+    assert await db.fetchval("SELECT count(*) FROM contact_addresses WHERE address = 'jane@client.test'") == 0
     assert {i["id"] for i in shown["interactions"]} == {
         str(office.ann_missed),
         str(office.ann_answered),
