@@ -146,6 +146,9 @@ class UpsertManager(_Action):
     extensions: tuple[Annotated[str, Field(pattern=r"^\d{1,6}$")], ...] = ()
     on_duty: bool = False
     active: bool = True
+    team: Name | None = Field(
+        None, description="the team the manager works in (a supervisor's team); absent keeps the current team"
+    )
 
     def kafka_key(self) -> str:
         return self.manager_id

@@ -4,16 +4,18 @@ decision depends on where the stream happens to be cut into batches."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from schemas.events import CallEvent, EmailEvent
 from services.classifier.apply_actions import Rejected, apply_action
-from services.classifier.batch_state import BatchState
+from services.classifier.batch_state import CLASSIFIER, BatchState, Cause, Interaction
 from services.classifier.classify import on_call, on_email
 from services.classifier.decode import ConsumedRecord
 from services.classifier.fold_events import fold_call_into, fold_email_into
 from services.classifier.policy import Policy
+from services.classifier.suggest_outcome import refresh_suggestion
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,14 +49,19 @@ def apply_events(
             elif event.phase == "ended" or iid in ended:
                 ended.add(iid)
                 unfolded.discard(iid)
-                on_call(state, fold_call_into(state.interactions[iid], events), policy)
+                ix = state.interactions[iid]
+                with _audited(state, Cause(event.event_id, "call", CLASSIFIER, event.occurred_at), ix):
+                    on_call(state, fold_call_into(ix, events), policy)
             else:
                 unfolded.add(iid)
         elif type(event) is EmailEvent:
             assert iid is not None
             ix = state.interactions[iid]
             if ix.phase is None:
-                on_email(state, fold_email_into(ix, event), policy)
+                with _audited(
+                    state, Cause(event.event_id, "email", CLASSIFIER, event.sent_at or event.received_at), ix
+                ):
+                    on_email(state, fold_email_into(ix, event), policy)
         else:
             assert not isinstance(event, CallEvent | EmailEvent)
             _fold_waiting(state, calls, unfolded)
@@ -63,7 +70,25 @@ def apply_events(
             except Rejected as exc:
                 rejected[event.event_id] = exc.reason
     _fold_waiting(state, calls, unfolded)
+    for ix in state.interactions.values():
+        refresh_suggestion(ix)
     return rejected
+
+
+@contextmanager
+def _audited(state: BatchState, cause: Cause, ix: Interaction) -> Iterator[None]:
+    """The classifier's own changes while it applies an event are audited as the event's: the tasks, leads and
+    addresses it changes (batch_state.py), and the call's flag, or its contact once it had one (a first link
+    to a contact is the recording of the call, not a change to audit)."""
+    before = ix.snapshot()
+    state.cause = cause
+    try:
+        yield
+        after = ix.snapshot()
+        if before["flag"] != after["flag"] or (before["contact_id"] is not None and before != after):
+            state.audit_change("interaction", ix.id, before, after)
+    finally:
+        state.cause = None
 
 
 def _may_change_status(event: CallEvent) -> bool:

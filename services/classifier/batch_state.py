@@ -21,6 +21,7 @@ class Manager:
     on_duty: bool
     active: bool
     extensions: tuple[str, ...] = ()
+    team: str | None = None
 
     def view(self) -> ManagerView:
         return ManagerView(self.id, self.on_duty, self.active)
@@ -32,6 +33,7 @@ class Manager:
             "on_duty": self.on_duty,
             "active": self.active,
             "extensions": list(self.extensions),
+            "team": self.team,
         }
 
 
@@ -44,14 +46,18 @@ class Contact:
     created_automatically: bool
     is_lead: bool
     version: int = 1
+    merged_into: uuid.UUID | None = None
 
     def snapshot(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "owner_id": self.owner_id,
             "first_name": self.first_name,
             "last_name": self.last_name,
             "is_lead": self.is_lead,
         }
+        if self.merged_into is not None:
+            out["merged_into"] = str(self.merged_into)
+        return out
 
 
 @dataclass
@@ -88,6 +94,8 @@ class Task:
 
     def snapshot(self) -> dict[str, Any]:
         return {
+            "kind": self.kind,
+            "contact_id": _s(self.contact_id),
             "status": self.status,
             "assignee_id": self.assignee_id,
             "close_reason": self.close_reason,
@@ -128,6 +136,8 @@ class Interaction:
     flag: str | None = None
     outcome_by: str | None = None
     outcome_at: datetime | None = None
+    suggested_outcome: str | None = None
+    suggestion_reasons: tuple[str, ...] = ()
 
     @property
     def phone(self) -> str | None:
@@ -154,6 +164,21 @@ class Meeting:
 
 
 @dataclass(frozen=True, slots=True)
+class Consent:
+    """A contact's consent to campaigns on one channel, as last recorded."""
+
+    contact_id: uuid.UUID
+    channel: str
+    granted: bool
+    source: str
+    recorded_by: str
+    recorded_at: datetime
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"granted": self.granted, "source": self.source}
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     manager_id: str
     metric: str
@@ -171,6 +196,20 @@ class AuditEntry:
     entity_id: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """What the changes being made now are audited as: a person's action, or an event the classifier applied
+    (actor `classifier`, kind `call` or `email`, at the event's own time so a replay audits the same)."""
+
+    event_id: str
+    kind: str
+    actor_id: str
+    at: datetime
+
+
+CLASSIFIER = "classifier"
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,9 +235,25 @@ class BatchState:
     marks: dict[tuple[str, str], Mark] = field(default_factory=dict)
     """Each manager's latest verdict per number (number, manager id)."""
     meetings: dict[uuid.UUID, Meeting] = field(default_factory=dict)
-    # Appended, never loaded: the links this batch made and the audit of its actions.
+    consents: dict[tuple[uuid.UUID, str], Consent] = field(default_factory=dict)
+    # Appended, never loaded: the links this batch made and the audit of its changes.
     task_links: set[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=set)
     audit: list[AuditEntry] = field(default_factory=list)
+    cause: Cause | None = None
+    """Set while a record is applied: every change made meanwhile is audited as its."""
+
+    def audit_change(
+        self, entity: str, entity_id: object, before: dict[str, Any] | None, after: dict[str, Any] | None
+    ) -> None:
+        """Records a change in the audit trail, as the current cause's (nothing when nothing changed)."""
+        if before == after or self.cause is None:
+            return
+        c = self.cause
+        self.audit.append(AuditEntry(c.event_id, c.kind, c.actor_id, c.at, entity, str(entity_id), before, after))
+
+    def add_contact(self, contact: Contact) -> None:
+        self.contacts[contact.id] = contact
+        self.audit_change("contact", contact.id, None, contact.snapshot())
 
     def contact_of(self, address: str) -> uuid.UUID | None:
         row = self.addresses.get(address)
@@ -209,13 +264,18 @@ class BatchState:
         return self.tasks[task_id] if task_id is not None else None
 
     def put_task(self, task: Task) -> None:
-        """Adds or updates a task, keeping the open-task index and the per-manager open counts right."""
+        """Adds or updates a task, keeping the open-task index and the per-manager open counts right, and audits
+        the change."""
         previous = self.tasks.get(task.id)
+        if previous is not None:
+            old_key = (previous.kind, previous.dedupe_key)
+            if self.open_index.get(old_key) == task.id:
+                del self.open_index[old_key]
+                if previous.assignee_id:
+                    count = self.open_task_counts.get(previous.assignee_id, 0) - 1
+                    self.open_task_counts[previous.assignee_id] = count
         key = (task.kind, task.dedupe_key)
-        if previous is not None and self.open_index.get(key) == task.id and previous.assignee_id:
-            self.open_task_counts[previous.assignee_id] = self.open_task_counts.get(previous.assignee_id, 0) - 1
-        if self.open_index.get(key) == task.id:
-            del self.open_index[key]
+        self.audit_change("task", task.id, previous.snapshot() if previous else None, task.snapshot())
         self.tasks[task.id] = task
         if task.status == "open":
             self.open_index[key] = task.id

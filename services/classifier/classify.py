@@ -133,7 +133,7 @@ def create_lead(
     contact = state.contacts.get(cid)
     if contact is None:
         contact = Contact(cid, owner_id, None, None, created_automatically=True, is_lead=True, version=0)
-        state.contacts[cid] = contact
+        state.add_contact(contact)
     state.addresses[address] = Address(address, cid, "phone" if kind == "phone" else "email")
     open_or_attempt(
         state,
@@ -302,6 +302,12 @@ def mark_undeliverable(state: BatchState, bounce: EmailEvent, match: Match) -> N
         row = state.addresses.get(address)
         if row is not None and not row.undeliverable:
             state.addresses[address] = replace(row, undeliverable=True)
+            state.audit_change(
+                "contact_address",
+                row.contact_id,
+                {"address": address, "undeliverable": False},
+                {"address": address, "undeliverable": True},
+            )
 
 
 def _placeholder(contact: Contact) -> bool:

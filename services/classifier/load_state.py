@@ -6,11 +6,25 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from schemas.actions import Action, CloseTask, MarkNumber, ReassignContact, RecordMeeting, SetNumberList, SetOutcome
+from schemas.actions import (
+    Action,
+    CloseTask,
+    EditContact,
+    MarkNumber,
+    MergeContacts,
+    ReassignContact,
+    ReassignTask,
+    RecordConsent,
+    RecordMeeting,
+    SetNumberList,
+    SetOutcome,
+    UpsertManager,
+)
 from schemas.actions import SetPlan as SetPlanAction
 from schemas.events import CallEvent, EmailEvent
 from services.classifier.batch_state import Address, BatchState, Manager, Plan
 from services.classifier.map_rows import (
+    consent_from_row,
     contact_from_row,
     interaction_from_row,
     mark_from_row,
@@ -46,8 +60,10 @@ async def load_state(conn: Connection, touched: Touched) -> BatchState:
 
 
 async def _load_managers(conn: Connection, state: BatchState) -> None:
-    for row in await conn.fetch("SELECT id, name, email, on_duty, active FROM managers"):
-        state.managers[row["id"]] = Manager(row["id"], row["name"], row["email"], row["on_duty"], row["active"])
+    for row in await conn.fetch("SELECT id, name, email, on_duty, active, team FROM managers"):
+        state.managers[row["id"]] = Manager(
+            row["id"], row["name"], row["email"], row["on_duty"], row["active"], team=row["team"]
+        )
     for row in await conn.fetch("SELECT extension, manager_id FROM manager_extensions ORDER BY extension"):
         state.extensions[row["extension"]] = row["manager_id"]
         m = state.managers[row["manager_id"]]
@@ -65,6 +81,9 @@ async def _load_interactions(conn: Connection, state: BatchState, touched: Touch
     ix_ids = set(touched.interaction_ids) | {interaction_id_for_key(ref) for ref in touched.email_refs}
     ix_ids |= {a.interaction_id for a in acts if isinstance(a, SetOutcome | MarkNumber) and a.interaction_id}
     ix_ids |= {a.interaction_id for a in acts if isinstance(a, RecordMeeting) and a.interaction_id}
+    if merged := _duplicates(acts):  # a merge re-points every interaction of the duplicate
+        rows = await conn.fetch("SELECT id FROM interactions WHERE contact_id = ANY($1::uuid[])", merged)
+        ix_ids |= {r["id"] for r in rows}
     for row in await conn.fetch(
         "SELECT * FROM interactions WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE", sorted(ix_ids)
     ):
@@ -79,21 +98,41 @@ async def _load_interactions(conn: Connection, state: BatchState, touched: Touch
             addresses.add(a.number)
         if isinstance(a, RecordMeeting):
             addresses |= {x for x in (a.meeting.phone, a.meeting.email and a.meeting.email.lower()) if x}
+        if isinstance(a, EditContact):
+            addresses |= {*a.add_phones, *a.remove_phones, *(e.lower() for e in (*a.add_emails, *a.remove_emails))}
     return addresses
 
 
+def _duplicates(acts: Iterable[Action]) -> list[uuid.UUID]:
+    return sorted({a.duplicate_id for a in acts if isinstance(a, MergeContacts)})
+
+
+def _action_contacts(acts: Iterable[Action]) -> set[uuid.UUID]:
+    """The contacts people's actions name."""
+    out: set[uuid.UUID] = set()
+    for a in acts:
+        if isinstance(a, ReassignContact | RecordMeeting | EditContact | RecordConsent | MergeContacts):
+            out.add(a.contact_id)
+        if isinstance(a, MergeContacts):
+            out.add(a.duplicate_id)
+    return out
+
+
 async def _load_contacts(conn: Connection, state: BatchState, addresses: set[str], acts: Iterable[Action]) -> None:
+    acts = list(acts)
     for row in await conn.fetch(
-        "SELECT address, contact_id, kind, undeliverable FROM contact_addresses WHERE address = ANY($1::text[])",
+        """SELECT address, contact_id, kind, undeliverable FROM contact_addresses
+           WHERE address = ANY($1::text[]) OR contact_id = ANY($2::uuid[])""",
         sorted(addresses),
+        [*_duplicates(acts), *(a.contact_id for a in acts if isinstance(a, MergeContacts))],
     ):
         state.addresses[row["address"]] = Address(row["address"], row["contact_id"], row["kind"], row["undeliverable"])
     contact_ids = {a.contact_id for a in state.addresses.values()} | {contact_id_for(a) for a in addresses}
     contact_ids |= {ix.contact_id for ix in state.interactions.values() if ix.contact_id}
-    contact_ids |= {a.contact_id for a in acts if isinstance(a, ReassignContact | RecordMeeting)}
+    contact_ids |= _action_contacts(acts)
     for row in await conn.fetch(
-        """SELECT id, owner_id, first_name, last_name, created_automatically, is_lead, version FROM contacts
-           WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE""",
+        """SELECT id, owner_id, first_name, last_name, created_automatically, is_lead, merged_into, version
+           FROM contacts WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE""",
         sorted(contact_ids),
     ):
         state.contacts[row["id"]] = contact_from_row(row)
@@ -124,19 +163,24 @@ async def _load_tasks(conn: Connection, state: BatchState, addresses: set[str], 
     keys = [f"contact:{c}" for c in state.contacts] + [f"address:{a}" for a in addresses]
     keys += [f"contact:{contact_id_for(a)}" for a in addresses] + [f"thread:{t}" for t in threads]
     acts = list(acts)
-    task_ids = [a.task_id for a in acts if isinstance(a, CloseTask)]
+    task_ids = [a.task_id for a in acts if isinstance(a, CloseTask | ReassignTask)]
     action_ix = [a.interaction_id for a in acts if isinstance(a, SetOutcome | MarkNumber) and a.interaction_id]
+    leaving = sorted({a.manager_id for a in acts if isinstance(a, UpsertManager) and not a.active})
     for row in await conn.fetch(
         """SELECT * FROM tasks
            WHERE (status = 'open' AND dedupe_key = ANY($1::text[]))
               OR (status = 'open' AND contact_id = ANY($2::uuid[]))
               OR (status = 'open' AND interaction_id = ANY($3::uuid[]))
               OR id = ANY($4::uuid[])
+              OR contact_id = ANY($5::uuid[])
+              OR (status = 'open' AND assignee_id = ANY($6::text[]))
            ORDER BY id FOR UPDATE""",
         sorted(set(keys)),
         sorted(state.contacts),
         sorted(action_ix),
         sorted(task_ids),
+        _duplicates(acts),
+        leaving,
     ):
         state.load_task(task_from_row(row))
 
@@ -144,9 +188,22 @@ async def _load_tasks(conn: Connection, state: BatchState, addresses: set[str], 
 async def _load_action_targets(conn: Connection, state: BatchState, acts: Iterable[Action]) -> None:
     acts = list(acts)
     meeting_ids = [a.meeting_id for a in acts if isinstance(a, RecordMeeting)]
-    for row in await conn.fetch("SELECT * FROM meetings WHERE id = ANY($1::uuid[])", meeting_ids):
+    for row in await conn.fetch(
+        "SELECT * FROM meetings WHERE id = ANY($1::uuid[]) OR contact_id = ANY($2::uuid[])",
+        meeting_ids,
+        _duplicates(acts),
+    ):
         meeting = meeting_from_row(row)
         state.meetings[meeting.id] = meeting
+    consent_contacts = sorted(
+        {a.contact_id for a in acts if isinstance(a, RecordConsent | MergeContacts)} | set(_duplicates(acts))
+    )
+    for row in await conn.fetch(
+        "SELECT * FROM contact_consents WHERE contact_id = ANY($1::uuid[]) ORDER BY contact_id, channel FOR UPDATE",
+        consent_contacts,
+    ):
+        consent = consent_from_row(row)
+        state.consents[(consent.contact_id, consent.channel)] = consent
     plan_keys = [(a.manager_id, a.metric, a.period) for a in acts if isinstance(a, SetPlanAction)]
     for row in await conn.fetch(
         """SELECT manager_id, metric, period, target FROM plans

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from services.classifier.batch_state import Contact, Interaction, Mark, Meeting, Task
+from services.classifier.batch_state import Consent, Contact, Interaction, Mark, Meeting, Task
 from services.classifier.score_spam import NumberStats
 
 Row = tuple[Any, ...]
@@ -47,7 +47,8 @@ class Table:
 
 
 MANAGERS = Table(
-    "managers", (("id", "text"), ("name", "text"), ("email", "text"), ("on_duty", "bool"), ("active", "bool"))
+    "managers",
+    (("id", "text"), ("name", "text"), ("email", "text"), ("on_duty", "bool"), ("active", "bool"), ("team", "text")),
 )
 MANAGER_EXTENSIONS = Table("manager_extensions", (("extension", "text"), ("manager_id", "text")))
 CONTACTS = Table(
@@ -59,6 +60,7 @@ CONTACTS = Table(
         ("last_name", "text"),
         ("created_automatically", "bool"),
         ("is_lead", "bool"),
+        ("merged_into", "uuid"),
         ("version", "int"),
     ),
 )
@@ -111,8 +113,20 @@ MEETINGS = Table(
         ("result", "text"),
     ),
 )
+CONSENTS = Table(
+    "contact_consents",
+    (
+        ("contact_id", "uuid"),
+        ("channel", "text"),
+        ("granted", "bool"),
+        ("source", "text"),
+        ("recorded_by", "text"),
+        ("recorded_at", "timestamptz"),
+    ),
+    key=2,
+)
 PLANS = Table("plans", (("manager_id", "text"), ("metric", "text"), ("period", "text"), ("target", "int")), key=3)
-# The columns the classifier changes (all but kind, source, external_id and version); spam_reasons (text[]) travels
+# The columns the classifier changes (all but kind, source, external_id and version); the text[] columns travel
 # as JSON because unnest() would flatten an array of arrays.
 INTERACTIONS = Table(
     "interactions",
@@ -142,8 +156,11 @@ INTERACTIONS = Table(
         ("flag", "text"),
         ("outcome_by", "text"),
         ("outcome_at", "timestamptz"),
+        ("suggested_outcome", "text"),
+        ("suggestion_reasons", "jsonb"),
     ),
 )
+_TEXT_ARRAYS = tuple(name for name, pg_type in INTERACTIONS.columns if pg_type == "jsonb")
 INTERACTION_EVENTS = Table(
     "interaction_events",
     (
@@ -198,6 +215,7 @@ mark_row = _getter(NUMBER_MARKS)
 task_row = _getter(TASKS)
 meeting_row = _getter(MEETINGS)
 plan_row = _getter(PLANS)
+consent_row = _getter(CONSENTS)
 manager_row = _getter(MANAGERS)
 interaction_row = _getter(INTERACTIONS)
 
@@ -207,13 +225,10 @@ def number_row(address: str, stats: NumberStats) -> Row:
 
 
 def interaction_from_row(row: asyncpg.Record) -> Interaction:
+    columns: dict[str, Any] = {c: row[c] for c in INTERACTIONS.names}
+    columns |= {c: tuple(row[c] or ()) for c in _TEXT_ARRAYS}
     return Interaction(
-        kind=row["kind"],
-        source=row["source"],
-        external_id=row["external_id"],
-        version=row["version"],
-        **{c: row[c] for c in INTERACTIONS.names if c != "spam_reasons"},
-        spam_reasons=tuple(row["spam_reasons"] or ()),
+        kind=row["kind"], source=row["source"], external_id=row["external_id"], version=row["version"], **columns
     )
 
 
@@ -231,3 +246,7 @@ def meeting_from_row(row: asyncpg.Record) -> Meeting:
 
 def mark_from_row(row: asyncpg.Record) -> Mark:
     return Mark(**{c: row[c] for c in NUMBER_MARKS.names})
+
+
+def consent_from_row(row: asyncpg.Record) -> Consent:
+    return Consent(**{c: row[c] for c in CONSENTS.names})

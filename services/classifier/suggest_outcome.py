@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemas.actions import Outcome
+from services.classifier.batch_state import Interaction
 
 # A possible wrong number or spam call waits for a person's verdict (flag "pending"), or is known (confirmed).
 _FLAGGED = frozenset({"pending", "confirmed"})
@@ -47,6 +48,17 @@ def suggest_outcome(facts: InteractionFacts) -> Suggestion | None:
     if facts.kind == "email":
         return _suggest_email(facts)
     return None
+
+
+def refresh_suggestion(ix: Interaction) -> None:
+    """Stores on the interaction the suggestion its current state implies: run on every interaction a batch
+    loaded, after its events and actions, so a later change (a flag, a verdict, a refold) moves it too."""
+    suggestion = None
+    if not ix.internal and (ix.kind == "email" or ix.phase == "ended"):
+        facts = InteractionFacts(ix.kind, ix.auto_status, ix.direction, ix.flag, ix.talk_s, ix.spam_reasons)
+        suggestion = suggest_outcome(facts)
+    ix.suggested_outcome = suggestion.outcome if suggestion else None
+    ix.suggestion_reasons = suggestion.reasons if suggestion else ()
 
 
 def _suggest_call(facts: InteractionFacts) -> Suggestion | None:

@@ -13,6 +13,7 @@ from services.classifier.decode import ConsumedRecord
 from services.classifier.map_rows import (
     APPLIED_ACTIONS,
     AUDIT_LOG,
+    CONSENTS,
     CONTACT_ADDRESSES,
     CONTACTS,
     INTERACTIONS,
@@ -27,6 +28,7 @@ from services.classifier.map_rows import (
     Row,
     Table,
     address_row,
+    consent_row,
     contact_row,
     interaction_row,
     manager_row,
@@ -61,6 +63,7 @@ def snapshot(state: BatchState) -> Snapshot:
         TASKS: keyed(TASKS, map(task_row, state.tasks.values())),
         MEETINGS: keyed(MEETINGS, map(meeting_row, state.meetings.values())),
         PLANS: keyed(PLANS, map(plan_row, state.plans.values())),
+        CONSENTS: keyed(CONSENTS, map(consent_row, state.consents.values())),
         INTERACTIONS: keyed(INTERACTIONS, map(interaction_row, state.interactions.values())),
     }
 
@@ -100,13 +103,17 @@ async def write_back(
 ) -> Written:
     changes = compare(loaded, snapshot(state))
     rows = changes.rows
-    await _upsert(conn, MANAGERS, rows[MANAGERS], ("name", "email", "on_duty", "active"))
+    await _upsert(conn, MANAGERS, rows[MANAGERS], ("name", "email", "on_duty", "active", "team"))
     if gone := changes.removed[MANAGER_EXTENSIONS]:
         await conn.execute("DELETE FROM manager_extensions WHERE extension = ANY($1::text[])", [ext for (ext,) in gone])
     await _upsert(conn, MANAGER_EXTENSIONS, rows[MANAGER_EXTENSIONS], ("manager_id",), touch=False)
     contacts = [(*row[:-1], row[-1] + 1) for row in rows[CONTACTS]]  # the version, as stored, moves on by one
-    await _upsert(conn, CONTACTS, contacts, ("owner_id", "first_name", "last_name", "is_lead", "version"))
-    await _upsert(conn, CONTACT_ADDRESSES, rows[CONTACT_ADDRESSES], ("undeliverable",), touch=False)
+    await _upsert(
+        conn, CONTACTS, contacts, ("owner_id", "first_name", "last_name", "is_lead", "merged_into", "version")
+    )
+    if gone := changes.removed[CONTACT_ADDRESSES]:  # an operator removed them from a contact
+        await conn.execute("DELETE FROM contact_addresses WHERE address = ANY($1::text[])", [a for (a,) in gone])
+    await _upsert(conn, CONTACT_ADDRESSES, rows[CONTACT_ADDRESSES], ("contact_id", "undeliverable"), touch=False)
     await _upsert(conn, NUMBER_STATS, rows[NUMBER_STATS], ("list", "calls", "short_calls"))
     await _upsert(conn, NUMBER_MARKS, rows[NUMBER_MARKS], ("verdict", "marked_at"), touch=False)
     interactions = await _write_interactions(conn, state, loaded[INTERACTIONS], rows[INTERACTIONS])
@@ -115,6 +122,7 @@ async def write_back(
     await _insert(conn, TASK_INTERACTIONS, links, "ON CONFLICT DO NOTHING")
     await _upsert(conn, MEETINGS, rows[MEETINGS], MEETINGS.names[1:])
     await _upsert(conn, PLANS, rows[PLANS], ("target",))
+    await _upsert(conn, CONSENTS, rows[CONSENTS], CONSENTS.names[2:])
     audit = [
         (e.action_event_id, e.action_kind, e.actor_id, e.acted_at, e.entity, e.entity_id, e.before, e.after)
         for e in state.audit
@@ -146,10 +154,8 @@ async def _write_interactions(
         ix.version += 0 if before is None or before[_PHASE] is None else 1
         changed.append(ix)
     sets = ", ".join(
-        "spam_reasons = ARRAY(SELECT jsonb_array_elements_text(v.spam_reasons))"
-        if c == "spam_reasons"
-        else f"{c} = v.{c}"
-        for c in _INTERACTION_UPDATE.names[1:]
+        f"{c} = ARRAY(SELECT jsonb_array_elements_text(v.{c}))" if t == "jsonb" else f"{c} = v.{c}"
+        for c, t in _INTERACTION_UPDATE.columns[1:]
     )
     await conn.execute(
         f"""UPDATE interactions i SET {sets}, updated_at = now()

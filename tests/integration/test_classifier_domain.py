@@ -210,8 +210,12 @@ async def test_calls_emails_and_actions_keep_the_client_base_true_and_publish_no
         ("interaction", "m101"),
         ("meeting", "m101"),
         ("task", "m101"),
+        ("interaction", "classifier"),
+        ("task", "classifier"),
     }
-    cleared = next(a for a in audit if a["entity"] == "interaction")
+    flagged = next(a for a in audit if a["entity"] == "interaction" and a["actor_id"] == "classifier")
+    assert (flagged["action_kind"], json.loads(flagged["after"])["flag"]) == ("call", "pending")
+    cleared = next(a for a in audit if a["entity"] == "interaction" and a["actor_id"] == "m101")
     assert '"pending"' in cleared["before"] and '"cleared"' in cleared["after"]
 
     # The published topics: every interaction and task change, and never a number, an address or a name.
