@@ -39,7 +39,11 @@ def plot(csv_path: Path, png: Path, title: str) -> None:
     lag_ax.plot(seconds, [int(r["lag"]) for r in rows], color="tab:red")
     lag_ax.set_ylabel("consumer lag (records)")
     lag_ax.set_title(title)
-    for column, label in (("ingest_rss_kib", "ingest"), ("classifier_rss_kib", "classifier"), ("kafka_rss_kib", "Kafka")):
+    for column, label in (
+        ("ingest_rss_kib", "ingest"),
+        ("classifier_rss_kib", "classifier"),
+        ("kafka_rss_kib", "Kafka"),
+    ):
         rss_ax.plot(seconds, [int(r[column]) / 1024 for r in rows], label=label)
     rss_ax.set_ylabel("RSS (MiB)")
     rss_ax.set_xlabel("seconds")

@@ -161,19 +161,9 @@ def check(sent: Iterable[Sent], stored: Iterable[Stored], published: Iterable[Pu
     return report
 
 
-def _judge(
-    event: Sent, found: list[Stored], topic: dict[str, list[Published]], dead: set[str]
-) -> tuple[Verdict, str]:
+def _judge(event: Sent, found: list[Stored], topic: dict[str, list[Published]], dead: set[str]) -> tuple[Verdict, str]:
     if event.content is None:
-        if found:
-            return Verdict.UNEXPECTED, f"poison stored as {found[0].content}"
-        if event.answer is Answer.PRODUCED:
-            if event.external_id in dead:
-                return Verdict.DEAD_LETTERED, ""
-            return Verdict.LOST, "poison neither dead-lettered nor stored"
-        if event.answer is Answer.ACKED:
-            return Verdict.UNEXPECTED, f"poison acknowledged with {event.code}"
-        return Verdict.REFUSED, str(event.code)
+        return _judge_poison(event, found, dead)
     if len(found) > 1:
         return Verdict.DUPLICATED, f"{len(found)} interactions"
     if not found:
@@ -194,3 +184,15 @@ def _judge(
     if event.answer is Answer.UNACKED:
         return Verdict.NEVER_ACKNOWLEDGED, "stored although never acknowledged"
     return Verdict.OK, ""
+
+
+def _judge_poison(event: Sent, found: list[Stored], dead: set[str]) -> tuple[Verdict, str]:
+    if found:
+        return Verdict.UNEXPECTED, f"poison stored as {found[0].content}"
+    if event.answer is Answer.PRODUCED:
+        if event.external_id in dead:
+            return Verdict.DEAD_LETTERED, ""
+        return Verdict.LOST, "poison neither dead-lettered nor stored"
+    if event.answer is Answer.ACKED:
+        return Verdict.UNEXPECTED, f"poison acknowledged with {event.code}"
+    return Verdict.REFUSED, str(event.code)

@@ -28,8 +28,10 @@ FAULTS = ("kill", "rebalance", "broker", "postgres", "slow-db", "overload", "poi
 class FaultLog:
     started: float = field(default_factory=time.monotonic)
     lines: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
 
     def add(self, message: str) -> None:
+        self.messages.append(message)
         line = f"{time.monotonic() - self.started:7.1f}s  {message}"
         self.lines.append(line)
         print(f"[faults] {line}", flush=True)
@@ -196,4 +198,3 @@ class Nemesis:
             await producer.stop()
         self.log.add(f"poison-kafka: {len(records)} records produced to {topic}")
         return keys
-

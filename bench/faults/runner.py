@@ -13,17 +13,28 @@ import random
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench.faults.checker import Answer, Published, Report, Sent, Stored, check
-from bench.faults.checker import Content as Content
+from bench.faults.checker import Answer, Content, Published, Report, Sent, Stored, check
 from bench.faults.nemesis import FAULTS, FaultLog, Nemesis, System
-from bench.faults.sources import POISONS, SOURCES, Planned, Retry, Senders, answer_of, ingest_env, plan_event, plan_poison
+from bench.faults.sources import (
+    POISONS,
+    SOURCES,
+    Planned,
+    Retry,
+    Senders,
+    answer_of,
+    ingest_env,
+    plan_event,
+    plan_poison,
+)
 from bench.infra import Infra
 from schemas.topics import CALLS, DLQ, EMAILS, INTERACTIONS
 from services.ingest.calls.generic import GenericCallPayload, normalize_generic
@@ -60,15 +71,23 @@ class Result:
             f"{self.sent} requests in {self.seconds:.0f}s, drained: {self.drained}, 503s retried: {self.retried_503}",
             self.report.line(),
             *(f"classifier exit: {e}" for e in self.classifier_exits),
-            *(f"{f.verdict.value}: {f.source} {f.external_id!r} {f.detail} {f.fault}" for f in self.report.failures()[:20]),
-            *(f"refused (not poison): {f.source} {f.external_id!r} {f.detail}" for f in self.report.refused_valid()[:20]),
+            *(
+                f"{f.verdict.value}: {f.source} {f.external_id!r} {f.detail} {f.fault}"
+                for f in self.report.failures()[:20]
+            ),
+            *(
+                f"refused (not poison): {f.source} {f.external_id!r} {f.detail}"
+                for f in self.report.refused_valid()[:20]
+            ),
         ]
         return "\n".join(lines)
 
 
 async def _send_one(planned: Planned, senders: Senders, out: list[Sent]) -> None:
     delivery = await planned.send(senders)
-    out.append(Sent(planned.source, planned.external_id, answer_of(delivery), planned.content, planned.fault, delivery.code))
+    out.append(
+        Sent(planned.source, planned.external_id, answer_of(delivery), planned.content, planned.fault, delivery.code)
+    )
 
 
 def _kafka_poison(run_id: str) -> list[tuple[bytes, bytes]]:
@@ -86,7 +105,7 @@ def _kafka_poison(run_id: str) -> list[tuple[bytes, bytes]]:
                 }
             )
         ),
-        __import__("datetime").datetime.now(__import__("datetime").UTC),
+        datetime.now(UTC),
         "US",
     )
     return [(b"+79160000000", event.model_dump_json(by_alias=True).encode())]
@@ -225,7 +244,7 @@ def schedule(cfg: RunConfig, rng: random.Random) -> list[tuple[float, str]]:
     return sorted(plan)
 
 
-async def run(cfg: RunConfig, on_system: Callable[[System], Awaitable[None]] | None = None) -> Result:
+async def run(cfg: RunConfig, on_system: Callable[[System], Coroutine[Any, Any, None]] | None = None) -> Result:
     """`on_system`: a coroutine run next to the sending (the soak's sampler)."""
     with tempfile.TemporaryDirectory(prefix="touchpoint-faults-", ignore_cleanup_errors=True) as scratch:
         workdir = cfg.workdir or Path(scratch)
@@ -268,7 +287,7 @@ async def _exercise(
     system: System,
     senders: Senders,
     log: FaultLog,
-    on_system: Callable[[System], Awaitable[None]] | None,
+    on_system: Callable[[System], Coroutine[Any, Any, None]] | None,
 ) -> Result:
     rng = random.Random(cfg.seed)
     run_id = f"f{cfg.seed}x{uuid.uuid4().hex[:6]}"
@@ -285,39 +304,13 @@ async def _exercise(
         finally:
             progress.tick()
 
-    async def do(fault: str) -> None:
-        if fault == "kill":
-            await nemesis.kill()
-        elif fault == "rebalance":
-            await nemesis.rebalance()
-        elif fault == "broker":
-            await nemesis.broker()
-        elif fault == "postgres":
-            await nemesis.postgres()
-        elif fault == "slow-db":
-            await nemesis.slow_db()
-        elif fault == "overload":
-            log.add(f"overload: {len(reserved)} requests at once (ingest in-flight limit {cfg.in_flight_limit})")
-            before = senders.retried_503
-            await asyncio.gather(*(_send_one(p, senders, sent) for p in reserved))
-            log.add(f"overload: done, {senders.retried_503 - before} answers were 503 and retried")
-        elif fault == "poison-ingest":
-            poison = [plan_poison(run_id, i * 10 + j, s, k) for i, s in enumerate(SOURCES)
-                      for j, k in enumerate(cfg.poisons)]  # fmt: skip
-            await asyncio.gather(*(_send_one(p, senders, sent) for p in poison))
-            codes = sorted({(s.source, s.fault, s.code) for s in sent if s.content is None})
-            log.add(f"poison-ingest: {len(poison)} requests, answers {codes}")
-        elif fault == "poison-kafka":
-            records = _GARBAGE + (_kafka_poison(run_id) if cfg.kafka_nul else [])
-            keys = await nemesis.produce_poison(records)
-            for key in keys:
-                sent.append(Sent("kafka", key, Answer.PRODUCED, None, "poison:kafka"))
+    actions = _Faults(cfg, nemesis, senders, log, sent, reserved, run_id)
 
     async def nemesis_loop() -> None:
         for at, fault in schedule(cfg, rng):
             await progress.reach(int(at * len(regular)))
             log.add(f"-> {fault}")
-            await do(fault)
+            await actions.do(fault)
 
     async def sending() -> None:
         gate = asyncio.Semaphore(cfg.concurrency)
@@ -346,6 +339,41 @@ async def _exercise(
     report = check(sent, stored, published, dead)
     log.add(report.line())
     return Result(report, log, len(sent), senders.retried_503, drained, 0.0, list(system.exits))
+
+
+@dataclass
+class _Faults:
+    cfg: RunConfig
+    nemesis: Nemesis
+    senders: Senders
+    log: FaultLog
+    sent: list[Sent]
+    reserved: list[Planned]
+    run_id: str
+
+    async def do(self, fault: str) -> None:
+        simple = {"kill": self.nemesis.kill, "rebalance": self.nemesis.rebalance, "broker": self.nemesis.broker,
+                  "postgres": self.nemesis.postgres, "slow-db": self.nemesis.slow_db, "overload": self.overload,
+                  "poison-ingest": self.poison_ingest, "poison-kafka": self.poison_kafka}  # fmt: skip
+        await simple[fault]()
+
+    async def overload(self) -> None:
+        self.log.add(f"overload: {len(self.reserved)} requests at once (in-flight limit {self.cfg.in_flight_limit})")
+        before = self.senders.retried_503
+        await asyncio.gather(*(_send_one(p, self.senders, self.sent) for p in self.reserved))
+        self.log.add(f"overload: done, {self.senders.retried_503 - before} answers were 503 and retried")
+
+    async def poison_ingest(self) -> None:
+        poison = [plan_poison(self.run_id, i * 10 + j, s, k) for i, s in enumerate(SOURCES)
+                  for j, k in enumerate(self.cfg.poisons)]  # fmt: skip
+        await asyncio.gather(*(_send_one(p, self.senders, self.sent) for p in poison))
+        codes = sorted({(s.source, s.fault, s.code) for s in self.sent if s.content is None})
+        self.log.add(f"poison-ingest: {len(poison)} requests, answers {codes}")
+
+    async def poison_kafka(self) -> None:
+        records = _GARBAGE + (_kafka_poison(self.run_id) if self.cfg.kafka_nul else [])
+        for key in await self.nemesis.produce_poison(records):
+            self.sent.append(Sent("kafka", key, Answer.PRODUCED, None, "poison:kafka"))
 
 
 def rss_kib(pid: int) -> int:
