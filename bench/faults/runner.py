@@ -65,6 +65,7 @@ class Result:
     drained: bool
     seconds: float
     classifier_exits: list[str] = field(default_factory=list)
+    sending_s: float = 0.0
 
     def summary(self) -> str:
         lines = [
@@ -327,6 +328,7 @@ async def _exercise(
         log.add(f"sending done: {len(regular)} events")
 
     side = asyncio.create_task(on_system(system)) if on_system is not None else None
+    began = time.monotonic()
     try:
         await asyncio.gather(sending(), nemesis_loop())
     finally:
@@ -334,11 +336,14 @@ async def _exercise(
             side.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await side
+    sent_at = time.monotonic()
     drained = await drain(system.kafka, system.dsn, cfg.drain_timeout_s, log)
     stored, published, dead = await collect(system.kafka, system.dsn)
     report = check(sent, stored, published, dead)
     log.add(report.line())
-    return Result(report, log, len(sent), senders.retried_503, drained, 0.0, list(system.exits))
+    result = Result(report, log, len(sent), senders.retried_503, drained, 0.0, list(system.exits))
+    result.sending_s = sent_at - began
+    return result
 
 
 @dataclass
