@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.mark.timeout(600)
 async def test_no_event_is_lost_duplicated_or_wrong_under_every_fault() -> None:
-    cfg = RunConfig(events=2000, seed=8, faults=FAULTS, poisons=("oversize", "malformed"), kafka_nul=False)
+    cfg = RunConfig(events=1500, seed=8, faults=FAULTS, poisons=("oversize", "malformed"), kafka_nul=False)
     result = await run(cfg)
     summary = result.summary() + "\n" + "\n".join(result.log.lines)
     counts = result.report.counts()
@@ -44,7 +44,7 @@ async def test_no_event_is_lost_duplicated_or_wrong_under_every_fault() -> None:
 )
 async def test_control_characters_are_refused_and_kafka_poison_is_dead_lettered() -> None:
     cfg = RunConfig(
-        events=200, seed=9, faults=("poison-ingest", "poison-kafka"), poisons=("control",), drain_timeout_s=40
+        events=80, seed=9, faults=("poison-ingest", "poison-kafka"), poisons=("control",), drain_timeout_s=25
     )
     result = await run(cfg)
     summary = result.summary() + "\n" + "\n".join(result.log.lines)
