@@ -8,7 +8,7 @@ KAFKA_VERSION := $(shell sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:
 KAFKA_LIBS := $(CACHE_DIR)/kafka-$(KAFKA_VERSION)/libs
 export TOUCHPOINT_CACHE_DIR := $(CACHE_DIR)
 
-.PHONY: run demo test lint schemas venv kafka-jars system-deps browser-deps bench bench-deps clean
+.PHONY: run demo test lint schemas venv kafka-jars system-deps browser-deps bench bench-deps faults clean
 
 # Ctrl-C stops everything; so do SIGINT/SIGTERM/SIGHUP to the python process, and SIGTERM to make (make passes
 # SIGTERM on to its recipe, not SIGINT). Processes started here are marked TOUCHPOINT_ENV=development.
@@ -80,6 +80,9 @@ bench-deps:  ## wrk, the closed-loop HTTP load generator of the ingest benchmark
 
 bench: venv kafka-jars bench-deps  ## ingest and classifier benchmarks (BENCH_ARGS="ingest --quick"); docs/BENCHMARKS.md
 	$(PY) -m bench $(BENCH_ARGS)
+
+faults: venv kafka-jars  ## the fault suite (FAULTS_ARGS="run --events 100000" | "soak --minutes 10"); docs/RELIABILITY.md
+	$(PY) -m bench.faults $(FAULTS_ARGS)
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache
