@@ -7,7 +7,7 @@ import functools
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from schemas.events import CallEvent, CallPhase, CallStatus, Direction
 
@@ -83,6 +83,10 @@ def fold_call(events: Iterable[CallEvent]) -> CallState:
         t for e in ordered for t in (e.ended_at, e.occurred_at if e.phase == "ended" else None) if t is not None
     ]
     started_times = [e.started_at or e.occurred_at for e in ordered]
+    durations = [e.duration_s for e in ordered if e.duration_s is not None]
+    if ended_times and durations and all(e.phase in ("ended", "recording") and e.started_at is None for e in ordered):
+        # Only the final event arrived: the call started its duration before it ended, not when it ended.
+        started_times.append(max(ended_times) - timedelta(seconds=max(durations)))
     statuses: list[CallStatus] = [e.status for e in ordered if e.status is not None]
     answered_at = min(answered_times) if answered_times else None
     status: CallStatus | None = _best_status(statuses)
@@ -102,7 +106,6 @@ def fold_call(events: Iterable[CallEvent]) -> CallState:
     ours = with_ours[-1].our_number if with_ours else None
     agents: list[str | None] = [e.agent for e in ordered if e.agent]
     answering_agents: list[str | None] = [e.agent for e in ordered if e.agent and e.phase == "answered"]
-    durations = [e.duration_s for e in ordered if e.duration_s is not None]
     talks = [e.talk_s for e in ordered if e.talk_s is not None]
     recordings = [e.recording_ref for e in ordered if e.recording_ref]
     return CallState(
