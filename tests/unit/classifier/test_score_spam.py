@@ -106,7 +106,7 @@ def test_only_signals_are_counted_not_every_call() -> None:
 
 
 def test_an_unknown_ring_time_is_not_a_one_ring_hang_up() -> None:
-    value, reasons, flag = score(facts(status="missed", talk_s=None, ring_s=None))
+    _, reasons, flag = score(facts(status="missed", talk_s=None, ring_s=None))
     assert flag is None
     assert not any("hung up" in r for r in reasons)
 
