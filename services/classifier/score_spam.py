@@ -211,15 +211,14 @@ def after_call(stats: NumberStats, facts: CallFacts, short_call_s: int) -> Numbe
         return replace(stats, evidence=stats.evidence + 1, evidence_reason=said)
     if facts.direction != "inbound":
         return stats
+    brief_by = stats.brief_by
+    if _brief(facts) and facts.manager_id and facts.manager_id not in brief_by:
+        brief_by = (*brief_by, facts.manager_id)
     if _short_answered(facts):
-        stats = replace(stats, short_calls=stats.short_calls + 1)
-    elif _one_ring(facts):
-        stats = replace(stats, one_ring=stats.one_ring + 1)
-    else:
-        stats = replace(stats, calls=stats.calls + 1)
-    if _brief(facts) and facts.manager_id and facts.manager_id not in stats.brief_by:
-        stats = replace(stats, brief_by=(*stats.brief_by, facts.manager_id))
-    return stats
+        return replace(stats, short_calls=stats.short_calls + 1, brief_by=brief_by)
+    if _one_ring(facts):
+        return replace(stats, one_ring=stats.one_ring + 1, brief_by=brief_by)
+    return replace(stats, calls=stats.calls + 1, brief_by=brief_by)
 
 
 def after_verdict(stats: NumberStats, manager_id: str, verdict: Verdict) -> NumberStats:
