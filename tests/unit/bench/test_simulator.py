@@ -230,4 +230,3 @@ def test_the_office_of_issue_11_shows_in_the_calls_and_keeps_its_labels() -> Non
         if a.status in TASK_STATUSES and 0 < (b.started_at - a.ended_at).total_seconds() <= 180
     ]
     assert redials, "clients redial within minutes"
-
