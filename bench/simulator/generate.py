@@ -214,9 +214,7 @@ class _DayBuilder:
         agent = manager.extension if manager is not None else None
         events = self.lifecycle(call_id, direction, at, status, agent, talk_s, ring_s)
         if answered_by is not None:  # a voicemail system, not the manager, took the call
-            events = [
-                (t, {**f, "agent": answered_by} if f.get("event") in ("answered", "ended") else f) for t, f in events
-            ]
+            events = [(t, {**f, "agent": answered_by} if f.get("event") == "answered" else f) for t, f in events]
         if self.chance(self.shape.final_only_share):
             events = [(t, f) for t, f in events if f.get("event") in ("ended", "recording")]
         key = counterpart if counterpart is not None else f"call:generic:{call_id}"
