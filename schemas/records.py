@@ -18,6 +18,8 @@ EmailStatus = Literal["received", "sent", "auto_reply", "bounce", "bulk"]
 # pending: above the threshold, waiting for a person's one-click confirmation; confirmed: a person (or an earlier
 # verdict on the same number) said wrong number/spam; cleared: a person said the number is fine.
 FlagState = Literal["pending", "confirmed", "cleared"]
+# What a flag says the caller is: a person who misdialled, or a robocaller/telemarketer (docs/wrong-numbers.md).
+FlagKind = Literal["wrong_number", "spam"]
 TaskKind = Literal["callback", "reply", "fill_contact_data"]
 TaskStatus = Literal["open", "done", "cancelled"]
 
@@ -46,6 +48,7 @@ class InteractionChanged(Record):
     spam_score: float | None = Field(None, ge=0, le=1, description="wrong-number/spam score of a call")
     spam_reasons: tuple[str, ...] = Field((), description="human-readable reasons behind the score")
     flag: FlagState | None = None
+    flag_kind: FlagKind | None = Field(None, description="what the flag says: a wrong number or spam")
 
 
 class InteractionRow(Protocol):
@@ -87,6 +90,8 @@ class InteractionRow(Protocol):
     def spam_reasons(self) -> tuple[str, ...]: ...
     @property
     def flag(self) -> str | None: ...
+    @property
+    def flag_kind(self) -> str | None: ...
 
 
 def interaction_changed(ix: InteractionRow, now: datetime) -> InteractionChanged:
@@ -111,6 +116,7 @@ def interaction_changed(ix: InteractionRow, now: datetime) -> InteractionChanged
         spam_score=ix.spam_score,
         spam_reasons=ix.spam_reasons,
         flag=ix.flag,
+        flag_kind=ix.flag_kind,
     )
 
 

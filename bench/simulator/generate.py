@@ -38,6 +38,7 @@ LAST_NAMES = (
     "Larsen", "Morozov", "Novak", "Olsen", "Petrov", "Quintero", "Rossi", "Smirnova", "Tanaka", "Ueda", "Volkova",
     "Weber", "Xu", "Young", "Zhou",
 )  # fmt: skip
+VOICEMAIL_AGENT = "vm"  # the extension a PBX reports when its voicemail takes a call
 US_AREA_CODES = ("212", "213", "305", "312", "415", "503", "512", "617", "646", "702", "718", "206", "303", "404")
 CLIENT_DOMAINS = ("acme.test", "globex.test", "initech.test", "umbrella.test", "hooli.test", "stark.test")
 
@@ -53,11 +54,14 @@ class DayShape:
     client_calls_per_manager: int = 24  # inbound + outbound with known clients, before follow-ups
     inbound_share: float = 0.5
     short_client_call_share: float = 0.0  # answered client calls of 3-9 s ("I'll call you back")
+    # A first-time caller's call that ends within 3-9 s, indistinguishable from a wrong number on that call alone;
+    # None: the same share as the clients' short calls (the former simulator's assumption).
+    short_new_lead_share: float | None = None
     new_leads_per_manager: float = 1.0
     unknown_missed_per_manager: float = 0.5
     wrong_numbers_per_manager: float = 1.0
     wrong_number_missed_share: float = 0.0  # wrong-number calls nobody answered (0: such calls are not generated)
-    long_wrong_number_share: float = 0.0  # answered wrong numbers that take 10-25 s to sort out, not 2-9 s
+    long_wrong_number_share: float = 0.0  # answered wrong numbers that take 10-15 s to sort out, not 2-9 s
     # Numbers that misdial us again and again (one digit off a popular one), the same every day of a seed, and the
     # share of wrong-number calls that come from them rather than from a new number.
     wrong_number_pool: int = 0
@@ -65,7 +69,15 @@ class DayShape:
     spam_callers: int = 2  # robocaller numbers, the same every day of a seed; each calls every day
     spam_calls_per_caller: tuple[int, int] = (3, 6)  # a different manager each time
     one_ring_spam_share: float = 0.0  # unanswered spam calls that hang up after a ring or two
-    telemarketer_share: float = 0.0  # answered spam calls that talk 20-45 s, not 1-6 s
+    telemarketer_share: float = 0.0  # answered spam calls that talk 8-45 s, not 1-6 s
+    # The office the product is for (issue 11); each 0 by default, so a shape that leaves them gives the same day.
+    unfilled_lead_share: float = 0.0  # new leads the manager never fills in (the rest get a name after the call)
+    lead_return_share: float = 0.0  # each day, the chance that each earlier new lead calls or is called again
+    final_only_share: float = 0.0  # calls whose PBX sends only the final event (duration and talk time on it)
+    voicemail_answered_share: float = 0.0  # voicemail greetings (ours inbound, theirs outbound) reported answered
+    redial_share: float = 0.0  # a client whose call was missed redials within 1-3 minutes
+    sequential_runs: int = 0  # per day, runs of 3-6 consecutive numbers calling within 20 minutes (spam)
+    withheld_spam_share: float = 0.0  # robocaller calls that withhold their id
     internal_per_manager: float = 2.0
     email_threads_per_manager: int = 4
     outbound_emails_per_manager: int = 3
@@ -97,6 +109,7 @@ class _DayBuilder:
         start: datetime,
         end: datetime,
         waiting: dict[str, str],
+        leads: dict[str, str],
     ) -> None:
         self.seed = seed
         self.shape = shape
@@ -115,6 +128,7 @@ class _DayBuilder:
         # until when (a person is on one call at a time), and which client still waits for a conversation.
         self.line_busy_until: dict[str, datetime] = {}
         self.waiting = waiting  # counterpart → the label of the callback task their misses need
+        self.leads = leads  # new leads' numbers (any day's) → the manager who took their first call
 
     # -- scheduling -------------------------------------------------------------------------------------------
 
@@ -181,11 +195,14 @@ class _DayBuilder:
         other: Manager | None = None,
         caller: Caller = "client",
         ring_s: int | None = None,
+        withheld: bool = False,
+        fills_lead: bool = False,
+        answered_by: str | None = None,
     ) -> SimCall:
         call_id = self.new_call_id()
         if direction == "inbound":
             assert counterpart is not None
-            frm, to = self.dialed(counterpart), self.office.main_number
+            frm, to = "anonymous" if withheld else self.dialed(counterpart), self.office.main_number
         elif direction == "outbound":
             assert counterpart is not None
             frm, to = self.office.outbound_number, self.dialed(counterpart)
@@ -196,6 +213,10 @@ class _DayBuilder:
         base = {"call_id": call_id, "direction": direction, "from": frm, "to": to}
         agent = manager.extension if manager is not None else None
         events = self.lifecycle(call_id, direction, at, status, agent, talk_s, ring_s)
+        if answered_by is not None:  # a voicemail system, not the manager, took the call
+            events = [(t, {**f, "agent": answered_by} if f.get("event") == "answered" else f) for t, f in events]
+        if self.chance(self.shape.final_only_share):
+            events = [(t, f) for t, f in events if f.get("event") in ("ended", "recording")]
         key = counterpart if counterpart is not None else f"call:generic:{call_id}"
         steps = []
         for seq, (when, fields) in enumerate(events):
@@ -227,6 +248,8 @@ class _DayBuilder:
             caller="colleague" if direction == "internal" else caller,
             callback_task=callback_task,
             closes_task=closes_task,
+            withheld=withheld,
+            fills_lead=fills_lead,
         )
         self.calls.append(call)
         if manager is not None and status == "answered":
@@ -285,11 +308,17 @@ class _DayBuilder:
     def talk(self, median_s: float, low: int, high: int) -> int:
         return int(min(max(self.rng.lognormvariate(0, 0.8) * median_s, low), high))
 
-    def client_talk(self, median_s: float, low: int, high: int) -> int:
+    def client_talk(self, median_s: float, low: int, high: int, short_share: float | None = None) -> int:
         """A conversation with a client; some are only a few seconds ("I'll call you back")."""
-        if self.chance(self.shape.short_client_call_share):
+        if self.chance(self.shape.short_client_call_share if short_share is None else short_share):
             return self.rng.randint(3, 9)
         return self.talk(median_s, low, high)
+
+    def their_voicemail(self, status: CallStatus) -> tuple[CallStatus, int]:
+        """An unanswered outbound call whose voicemail greeting the PBX reports as answered: (status, talk_s)."""
+        if status == "missed" and self.chance(self.shape.voicemail_answered_share):
+            return "answered", self.rng.randint(5, 25)
+        return status, 0
 
     def chance(self, share: float) -> bool:
         """A draw only when the share is set, so a shape that leaves it at 0 gives the same day as before."""
@@ -309,6 +338,9 @@ class _DayBuilder:
         else:
             status = "voicemail" if r < 0.4 else "missed" if r < 0.8 else "abandoned" if r < 0.9 else "busy"
         talk_s = self.client_talk(150, 15, 1800) if status == "answered" else 0
+        greeting = status == "voicemail" and self.chance(self.shape.voicemail_answered_share)
+        if greeting:  # our voicemail took it and the PBX reports the call answered
+            status, talk_s = "answered", self.rng.randint(10, 40)
         call = self.add_call(
             kind=kind,
             direction="inbound",
@@ -318,6 +350,7 @@ class _DayBuilder:
             counterpart=contact.phone,
             contact=contact,
             talk_s=talk_s,
+            answered_by=VOICEMAIL_AGENT if greeting else None,
         )
         if call.wants_callback:
             self.follow_up(call, contact, owner)
@@ -327,6 +360,9 @@ class _DayBuilder:
         if call.counterpart in self.pending_followup:
             return
         self.pending_followup.add(call.counterpart)
+        if contact is not None and self.chance(self.shape.redial_share):
+            self.plan(call.ended_at + timedelta(seconds=self.rng.randint(60, 180)), "client_again", contact=contact)
+            return
         r = self.rng.random()
         if r < 0.65:
             self.plan(
@@ -363,6 +399,7 @@ class _DayBuilder:
         status: CallStatus = "answered" if r < 0.7 else "missed" if r < 0.92 else "busy"
         if not self.line_free(counterpart, at):
             status = "busy"
+        status, greeting_s = self.their_voicemail(status)
         self.add_call(
             kind="callback",
             direction="outbound",
@@ -371,7 +408,7 @@ class _DayBuilder:
             manager=manager,
             counterpart=counterpart,
             contact=contact,
-            talk_s=self.client_talk(180, 20, 1800) if status == "answered" else 0,
+            talk_s=greeting_s or (self.client_talk(180, 20, 1800) if status == "answered" else 0),
         )
         if status == "answered" or attempt >= 3:
             self.pending_followup.discard(counterpart)
@@ -394,6 +431,8 @@ class _DayBuilder:
         status: CallStatus = "answered" if r < 0.55 else "missed" if r < 0.9 else "busy" if r < 0.98 else "failed"
         if status != "failed" and not self.line_free(contact.phone, at):
             status = "busy"
+        status, greeting_s = self.their_voicemail(status)
+        talk_s = greeting_s or (self.client_talk(200, 20, 2400) if status == "answered" else 0)
         self.add_call(
             kind="client_outbound",
             direction="outbound",
@@ -402,7 +441,7 @@ class _DayBuilder:
             manager=manager,
             counterpart=contact.phone,
             contact=contact,
-            talk_s=self.client_talk(200, 20, 2400) if status == "answered" else 0,
+            talk_s=talk_s,
         )
 
     def free_manager(self, at: datetime) -> Manager | None:
@@ -424,8 +463,10 @@ class _DayBuilder:
                 manager=manager,
                 counterpart=number,
                 contact=None,
-                talk_s=self.client_talk(240, 40, 1800),
+                talk_s=self.client_talk(240, 40, 1800, self.shape.short_new_lead_share),
+                fills_lead=not self.chance(self.shape.unfilled_lead_share),
             )
+            self.leads[number] = manager.id
             return
         rang = manager or self.rng.choice(self.office.managers)
         call = self.add_call(
@@ -439,6 +480,44 @@ class _DayBuilder:
         )
         self.follow_up(call, None, rang)
 
+    def _on_lead_again(self, at: datetime, number: str, owner: Manager) -> None:
+        """A new lead from an earlier day, now a client nobody may have named: they call, or we call them."""
+        if not self.line_free(number, at):
+            return
+        r = self.rng.random()
+        if self.rng.random() < 0.5:
+            status: CallStatus = "answered" if r < 0.75 else "missed" if r < 0.9 else "voicemail"
+            talk_s = self.client_talk(150, 15, 1800) if status == "answered" else 0
+            greeting = status == "voicemail" and self.chance(self.shape.voicemail_answered_share)
+            if greeting:
+                status, talk_s = "answered", self.rng.randint(10, 40)
+            call = self.add_call(
+                kind="client_inbound",
+                direction="inbound",
+                at=at,
+                status=status,
+                manager=owner if self.free(owner.id, at) or status != "answered" else None,
+                counterpart=number,
+                contact=None,
+                talk_s=talk_s,
+                answered_by=VOICEMAIL_AGENT if greeting else None,
+            )
+            if call.wants_callback:
+                self.follow_up(call, None, owner)
+            return
+        status = "answered" if r < 0.55 else "missed" if r < 0.95 else "busy"
+        status, greeting_s = self.their_voicemail(status)
+        self.add_call(
+            kind="client_outbound",
+            direction="outbound",
+            at=at,
+            status=status,
+            manager=owner,
+            counterpart=number,
+            contact=None,
+            talk_s=greeting_s or (self.client_talk(200, 20, 2400) if status == "answered" else 0),
+        )
+
     def wrong_number(self, at: datetime, number: str, manager: Manager | None) -> None:
         shape = self.shape
         if manager is None and not shape.wrong_number_missed_share:
@@ -448,7 +527,7 @@ class _DayBuilder:
             manager, talk_s = manager or self.rng.choice(self.office.managers), 0
         else:
             long = self.chance(shape.long_wrong_number_share)
-            talk_s = self.rng.randint(10, 25) if long else self.rng.randint(2, 9)
+            talk_s = self.rng.randint(10, 15) if long else self.rng.randint(2, 9)
         self.add_call(
             kind="wrong_number",
             direction="inbound",
@@ -461,8 +540,10 @@ class _DayBuilder:
             caller="wrong_number",
         )
 
-    def _on_spam(self, at: datetime, number: str, manager: Manager) -> None:
+    def _on_spam(self, at: datetime, number: str, manager: Manager, withheld: bool | None = None) -> None:
         answered = self.free(manager.id, at) and self.rng.random() < 0.5
+        if withheld is None:
+            withheld = self.chance(self.shape.withheld_spam_share)
         one_ring = not answered and self.chance(self.shape.one_ring_spam_share)
         telemarketer = answered and self.chance(self.shape.telemarketer_share)
         self.add_call(
@@ -473,9 +554,10 @@ class _DayBuilder:
             manager=manager,
             counterpart=number,
             contact=None,
-            talk_s=(self.rng.randint(20, 45) if telemarketer else self.rng.randint(1, 6)) if answered else 0,
+            talk_s=(self.rng.randint(8, 45) if telemarketer else self.rng.randint(1, 6)) if answered else 0,
             caller="spam",
             ring_s=self.rng.randint(1, 2) if one_ring else None,
+            withheld=withheld,
         )
 
     def _on_internal(self, at: datetime, caller: Manager, callee: Manager) -> None:
@@ -579,18 +661,39 @@ def generate_days(seed: int, first: date, days: int, shape: DayShape | None = No
     used: set[str] = {c.phone for c in office.contacts} | set(office.own_numbers)
     used |= set(office.spam_numbers) | set(office.wrong_numbers)
     waiting: dict[str, str] = {}
+    leads: dict[str, str] = {}
     return tuple(
-        _one_day(seed, replace(office, day=first + timedelta(days=d)), shape, used, waiting) for d in range(days)
+        _one_day(seed, replace(office, day=first + timedelta(days=d)), shape, used, waiting, leads) for d in range(days)
     )
 
 
-def _one_day(seed: int, office: Office, shape: DayShape, used: set[str], waiting: dict[str, str]) -> OfficeDay:
+def _plan_office_extras(builder: _DayBuilder, leads: dict[str, str], used: set[str]) -> None:
+    """Issue 11's office: earlier new leads calling again, and diallers walking blocks of consecutive numbers."""
+    shape, office, rng = builder.shape, builder.office, builder.rng
+    for number, owner in list(leads.items()):
+        if builder.chance(shape.lead_return_share):
+            builder.plan(builder.random_moment(), "lead_again", number=number, owner=office.manager(owner))
+    for _ in range(shape.sequential_runs):
+        # Each number of the block rings one manager, a few minutes after the one before.
+        base, at = _unique_number(rng, used), builder.random_moment()
+        for i in range(rng.randint(3, 6)):
+            number = f"{base[:-2]}{(int(base[-2:]) + i) % 100:02d}"
+            if i and number in used:
+                continue
+            used.add(number)
+            builder.plan(at, "spam", number=number, manager=rng.choice(office.managers), withheld=False)
+            at += timedelta(minutes=rng.randint(1, 5))
+
+
+def _one_day(
+    seed: int, office: Office, shape: DayShape, used: set[str], waiting: dict[str, str], leads: dict[str, str]
+) -> OfficeDay:
     day = office.day
     tz = ZoneInfo(shape.timezone)
     start = datetime.combine(day, shape.opens, tz).astimezone(UTC)
     end = datetime.combine(day, shape.closes, tz).astimezone(UTC)
     rng = random.Random(f"day:{seed}:{day.isoformat()}")
-    builder = _DayBuilder(seed, office, shape, rng, start, end, waiting)
+    builder = _DayBuilder(seed, office, shape, rng, start, end, waiting, leads)
     n = len(office.managers)
 
     for _ in range(shape.client_calls_per_manager * n):
@@ -613,6 +716,7 @@ def _one_day(seed: int, office: Office, shape: DayShape, used: set[str], waiting
         # A robocaller rings a different manager each time, so at most once per manager a day.
         for manager in rng.sample(office.managers, k=min(n, rng.randint(*shape.spam_calls_per_caller))):
             builder.plan(builder.random_moment(), "spam", number=number, manager=manager)
+    _plan_office_extras(builder, leads, used)
     if n >= 2:
         for _ in range(round(shape.internal_per_manager * n)):
             caller, callee = rng.sample(office.managers, k=2)

@@ -109,6 +109,8 @@ class SimCall:
     # the client's next conversation with us, which answers it.
     callback_task: str | None = None
     closes_task: str | None = None
+    withheld: bool = False  # the caller withheld their id: the PBX sends "anonymous", not the number
+    fills_lead: bool = False  # a new lead's call after which the manager fills in the lead (a name)
 
     @property
     def wrong_number(self) -> bool:

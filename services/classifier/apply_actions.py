@@ -149,7 +149,7 @@ def _verdict(state: BatchState, action: Action, ix: Interaction, verdict: Verdic
             rang = [ix.manager_id] if ix.manager_id else []
             follow_up_call(state, ix, match, rang, None, policy)
     else:
-        ix.flag = "confirmed"
+        ix.flag, ix.flag_kind = "confirmed", "spam" if verdict == "spam" else "wrong_number"
         for task in list(state.tasks.values()):
             if task.status == "open" and task.interaction_id == ix.id:
                 close(state, task, "cancelled", f"number marked {verdict}", action.occurred_at)

@@ -129,11 +129,13 @@ class Interaction:
     duration_s: int | None = None
     talk_s: int | None = None
     recording_ref: str | None = None
+    ring_s: int | None = None  # folded from the call's events each time, not stored
     thread_id: uuid.UUID | None = None
     internal: bool = False
     spam_score: float | None = None
     spam_reasons: tuple[str, ...] = ()
     flag: str | None = None
+    flag_kind: str | None = None
     outcome_by: str | None = None
     outcome_at: datetime | None = None
     suggested_outcome: str | None = None
@@ -229,6 +231,8 @@ class BatchState:
     contacts: dict[uuid.UUID, Contact] = field(default_factory=dict)
     addresses: dict[str, Address] = field(default_factory=dict)
     numbers: dict[str, NumberStats] = field(default_factory=dict)
+    ranges: dict[str, tuple[tuple[str, datetime], ...]] = field(default_factory=dict)
+    """Per range of close numbers (`score_spam.range_of`), the unknown numbers that called it lately."""
     tasks: dict[uuid.UUID, Task] = field(default_factory=dict)
     open_index: dict[tuple[str, str], uuid.UUID] = field(default_factory=dict)
     plans: dict[tuple[str, str, str], Plan] = field(default_factory=dict)

@@ -20,7 +20,15 @@ from services.classifier.assign_tasks import choose_assignee, due_by
 from services.classifier.batch_state import Address, BatchState, Contact, Interaction, Task
 from services.classifier.match_contacts import Match, call_makes_lead, contact_id_for, match_email, match_phone
 from services.classifier.policy import Policy
-from services.classifier.score_spam import CallFacts, NumberStats, after_call, score_call
+from services.classifier.score_spam import (
+    CallFacts,
+    NumberStats,
+    after_call,
+    after_range_call,
+    close_callers,
+    range_of,
+    score_call,
+)
 from services.classifier.thread_emails import interaction_id_for_key, referenced
 
 _TASK_NS = uuid.UUID("c4a1e2b7-58d3-4f6a-9b0e-3d2c1f7a8e65")
@@ -57,22 +65,32 @@ def on_call(state: BatchState, change: CallChange, policy: Policy) -> None:
     )
     ix.contact_id = match.contact_id
     contact = state.contacts.get(match.contact_id) if match.contact_id else None
+    at = ix.ended_at or ix.started_at
+    window = state.ranges.get(prefix, ()) if (prefix := range_of(match.address or "")) else ()
+    answered_by = state.manager_for_agent(ix.agent) if status == "answered" else None
     facts = CallFacts(
         direction=ix.direction,  # type: ignore[arg-type] # a folded call keeps the event's literal
         status=status,
         talk_s=ix.talk_s if ix.talk_s is not None else _seconds(ix.answered_at, ix.ended_at),
-        ring_s=_seconds(ix.started_at, ix.answered_at or ix.ended_at),
+        ring_s=ix.ring_s,
         known_contact=contact is not None and not _placeholder(contact),
         parseable=match.kind != "none",
+        answered_by_manager=status != "answered" or answered_by is not None,
+        manager_id=answered_by,
+        close_numbers=close_callers(window, match.address, at) if match.address and at else 0,
     )
     stats = state.numbers.get(match.address, NumberStats()) if match.address else NumberStats()
     score = score_call(facts, stats, policy.spam_threshold, policy.short_call_s)
     ix.spam_score, ix.spam_reasons = score.value, score.reasons
     if ix.flag not in ("confirmed", "cleared"):  # a person's decision on this call stands
-        ix.flag = score.flag
+        ix.flag, ix.flag_kind = score.flag, score.kind
     if match.address and change.prior_status is None:  # count each call once, when it first ends
         state.numbers[match.address] = after_call(stats, facts, policy.short_call_s)
-    if ix.flag in ("pending", "confirmed"):
+        if prefix and at and ix.direction == "inbound" and not score.client:
+            state.ranges[prefix] = after_range_call(window, match.address, at)
+    # Hiding a real client's missed call costs more than a wasted callback: only a strong flag holds it back.
+    keeps_callback = status in NEEDS_CALLBACK and ix.flag == "pending" and not score.strong
+    if ix.flag in ("pending", "confirmed") and not keeps_callback:
         return  # no lead, no callback: it waits for a person (pending) or is known to be wrong/spam
     follow_up_call(state, ix, match, rang_managers, change.prior_status, policy)
 
@@ -98,6 +116,9 @@ def follow_up_call(
         reason = (
             "caller hung up before any agent's phone rang" if ix.auto_status == "abandoned" else "missed inbound call"
         )
+        if ix.flag == "pending":
+            kind = "spam" if ix.flag_kind == "spam" else "a wrong number"
+            reason += f" (possibly {kind}: {'; '.join(ix.spam_reasons)})"
         open_or_attempt(
             state,
             "callback",

@@ -7,7 +7,7 @@ import functools
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from schemas.events import CallEvent, CallPhase, CallStatus, Direction
 
@@ -50,6 +50,9 @@ class CallState:
     duration_s: int | None
     talk_s: int | None
     recording_ref: str | None
+    ring_s: int | None = None
+    """How long it rang before it was answered or given up: from the events' times when a start was reported,
+    else from the provider's duration (less the talk time); None when nothing says, never a guessed 0."""
     rang: tuple[str, ...] = ()
     """The agents whose phones rang, by first ring time; the last one is "the last manager whose phone rang"."""
 
@@ -80,6 +83,10 @@ def fold_call(events: Iterable[CallEvent]) -> CallState:
         t for e in ordered for t in (e.ended_at, e.occurred_at if e.phase == "ended" else None) if t is not None
     ]
     started_times = [e.started_at or e.occurred_at for e in ordered]
+    durations = [e.duration_s for e in ordered if e.duration_s is not None]
+    if ended_times and durations and all(e.phase in ("ended", "recording") and e.started_at is None for e in ordered):
+        # Only the final event arrived: the call started its duration before it ended, not when it ended.
+        started_times.append(max(ended_times) - timedelta(seconds=max(durations)))
     statuses: list[CallStatus] = [e.status for e in ordered if e.status is not None]
     answered_at = min(answered_times) if answered_times else None
     status: CallStatus | None = _best_status(statuses)
@@ -99,7 +106,6 @@ def fold_call(events: Iterable[CallEvent]) -> CallState:
     ours = with_ours[-1].our_number if with_ours else None
     agents: list[str | None] = [e.agent for e in ordered if e.agent]
     answering_agents: list[str | None] = [e.agent for e in ordered if e.agent and e.phase == "answered"]
-    durations = [e.duration_s for e in ordered if e.duration_s is not None]
     talks = [e.talk_s for e in ordered if e.talk_s is not None]
     recordings = [e.recording_ref for e in ordered if e.recording_ref]
     return CallState(
@@ -117,6 +123,7 @@ def fold_call(events: Iterable[CallEvent]) -> CallState:
         duration_s=max(durations) if durations else None,
         talk_s=max(talks) if talks else None,
         recording_ref=recordings[-1] if recordings else None,
+        ring_s=_ring_seconds(ordered, status, answered_at, max(ended_times) if ended_times else None, durations, talks),
         rang=rang,
     )
 
@@ -129,3 +136,25 @@ def _rang_agents(ordered: list[CallEvent]) -> tuple[str, ...]:
             if e.agent not in first_ring or key < first_ring[e.agent]:
                 first_ring[e.agent] = key
     return tuple(agent for agent, _ in sorted(first_ring.items(), key=lambda item: (item[1], item[0])))
+
+
+def _ring_seconds(
+    ordered: list[CallEvent],
+    status: CallStatus | None,
+    answered_at: datetime | None,
+    ended_at: datetime | None,
+    durations: list[int],
+    talks: list[int],
+) -> int | None:
+    """A PBX that sends only the final event reports no start time, so its ring time is its duration (less the
+    talk time when answered); with neither, the ring time is unknown."""
+    starts = [e.started_at for e in ordered if e.started_at is not None]
+    starts += [e.occurred_at for e in ordered if e.phase in ("initiated", "ringing")]
+    until = answered_at or ended_at
+    if starts and until is not None:
+        return max(0, int((until - min(starts)).total_seconds()))
+    if not durations:
+        return None
+    if status != "answered":
+        return max(durations)
+    return max(0, max(durations) - max(talks)) if talks else None

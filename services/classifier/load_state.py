@@ -24,15 +24,18 @@ from schemas.actions import SetPlan as SetPlanAction
 from schemas.events import CallEvent, EmailEvent
 from services.classifier.batch_state import Address, BatchState, Manager, Plan
 from services.classifier.map_rows import (
+    NUMBER_STATS,
     consent_from_row,
     contact_from_row,
     interaction_from_row,
     mark_from_row,
     meeting_from_row,
+    number_stats_from_row,
+    range_from_row,
     task_from_row,
 )
 from services.classifier.match_contacts import contact_id_for
-from services.classifier.score_spam import NumberStats, Verdict
+from services.classifier.score_spam import NumberStats, Verdict, range_of
 from services.classifier.thread_emails import interaction_id_for_key
 from services.runtime.postgres import Connection
 
@@ -149,13 +152,17 @@ async def _load_numbers(conn: Connection, state: BatchState, addresses: set[str]
         state.marks[(mark.address, mark.manager_id)] = mark
         verdicts.setdefault(mark.address, {})[mark.manager_id] = mark.verdict
     for row in await conn.fetch(
-        "SELECT address, list, calls, short_calls FROM number_stats WHERE address = ANY($1::text[])", wanted
+        f"SELECT {', '.join(NUMBER_STATS.names)} FROM number_stats WHERE address = ANY($1::text[])",  # noqa: S608 - fixed columns
+        wanted,
     ):
-        state.numbers[row["address"]] = NumberStats(
-            row["list"], row["calls"], row["short_calls"], verdicts.pop(row["address"], {})
-        )
+        state.numbers[row["address"]] = number_stats_from_row(row, verdicts.pop(row["address"], {}))
     for address, marks in verdicts.items():
         state.numbers[address] = NumberStats(marks=marks)
+    prefixes = sorted({p for a in wanted if (p := range_of(a))})
+    for row in await conn.fetch(
+        "SELECT prefix, recent FROM number_ranges WHERE prefix = ANY($1::text[]) ORDER BY prefix FOR UPDATE", prefixes
+    ):
+        state.ranges[row["prefix"]] = range_from_row(row)
 
 
 async def _load_tasks(conn: Connection, state: BatchState, addresses: set[str], acts: Iterable[Action]) -> None:

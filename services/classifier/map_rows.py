@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from services.classifier.batch_state import Consent, Contact, Interaction, Mark, Meeting, Task
-from services.classifier.score_spam import NumberStats
+from services.classifier.score_spam import NumberStats, Verdict
 
 Row = tuple[Any, ...]
 
@@ -67,7 +68,20 @@ CONTACTS = Table(
 CONTACT_ADDRESSES = Table(
     "contact_addresses", (("address", "text"), ("contact_id", "uuid"), ("kind", "text"), ("undeliverable", "bool"))
 )
-NUMBER_STATS = Table("number_stats", (("address", "text"), ("list", "text"), ("calls", "int"), ("short_calls", "int")))
+NUMBER_STATS = Table(
+    "number_stats",
+    (
+        ("address", "text"),
+        ("list", "text"),
+        ("calls", "int"),
+        ("short_calls", "int"),
+        ("evidence", "int"),
+        ("evidence_reason", "text"),
+        ("one_ring", "int"),
+        ("brief_by", "jsonb"),
+    ),
+)
+NUMBER_RANGES = Table("number_ranges", (("prefix", "text"), ("recent", "jsonb")))
 NUMBER_MARKS = Table(
     "number_marks",
     (("address", "text"), ("manager_id", "text"), ("verdict", "text"), ("marked_at", "timestamptz")),
@@ -154,6 +168,7 @@ INTERACTIONS = Table(
         ("spam_score", "real"),
         ("spam_reasons", "jsonb"),
         ("flag", "text"),
+        ("flag_kind", "text"),
         ("outcome_by", "text"),
         ("outcome_at", "timestamptz"),
         ("suggested_outcome", "text"),
@@ -221,7 +236,39 @@ interaction_row = _getter(INTERACTIONS)
 
 
 def number_row(address: str, stats: NumberStats) -> Row:
-    return (address, stats.list, stats.calls, stats.short_calls)
+    return (
+        address,
+        stats.list,
+        stats.calls,
+        stats.short_calls,
+        stats.evidence,
+        stats.evidence_reason,
+        stats.one_ring,
+        json.dumps(list(stats.brief_by)),
+    )
+
+
+def number_stats_from_row(row: asyncpg.Record, marks: Mapping[str, Verdict]) -> NumberStats:
+    brief_by = row["brief_by"]
+    return NumberStats(
+        row["list"],
+        row["calls"],
+        row["short_calls"],
+        marks,
+        row["evidence"],
+        row["evidence_reason"],
+        row["one_ring"],
+        tuple(json.loads(brief_by) if isinstance(brief_by, str) else brief_by),
+    )
+
+
+def range_row(prefix: str, recent: tuple[tuple[str, datetime], ...]) -> Row:
+    return (prefix, json.dumps([[number, at.isoformat()] for number, at in recent]))
+
+
+def range_from_row(row: asyncpg.Record) -> tuple[tuple[str, datetime], ...]:
+    recent = json.loads(row["recent"]) if isinstance(row["recent"], str) else row["recent"]
+    return tuple((number, datetime.fromisoformat(at)) for number, at in recent)
 
 
 def interaction_from_row(row: asyncpg.Record) -> Interaction:

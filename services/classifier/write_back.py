@@ -21,6 +21,7 @@ from services.classifier.map_rows import (
     MANAGERS,
     MEETINGS,
     NUMBER_MARKS,
+    NUMBER_RANGES,
     NUMBER_STATS,
     PLANS,
     TASK_INTERACTIONS,
@@ -36,6 +37,7 @@ from services.classifier.map_rows import (
     meeting_row,
     number_row,
     plan_row,
+    range_row,
     task_row,
 )
 from services.runtime.postgres import Connection
@@ -60,6 +62,7 @@ def snapshot(state: BatchState) -> Snapshot:
         CONTACT_ADDRESSES: keyed(CONTACT_ADDRESSES, map(address_row, state.addresses.values())),
         NUMBER_STATS: keyed(NUMBER_STATS, (number_row(a, s) for a, s in state.numbers.items())),
         NUMBER_MARKS: keyed(NUMBER_MARKS, map(mark_row, state.marks.values())),
+        NUMBER_RANGES: keyed(NUMBER_RANGES, (range_row(p, r) for p, r in state.ranges.items())),
         TASKS: keyed(TASKS, map(task_row, state.tasks.values())),
         MEETINGS: keyed(MEETINGS, map(meeting_row, state.meetings.values())),
         PLANS: keyed(PLANS, map(plan_row, state.plans.values())),
@@ -114,7 +117,8 @@ async def write_back(
     if gone := changes.removed[CONTACT_ADDRESSES]:  # an operator removed them from a contact
         await conn.execute("DELETE FROM contact_addresses WHERE address = ANY($1::text[])", [a for (a,) in gone])
     await _upsert(conn, CONTACT_ADDRESSES, rows[CONTACT_ADDRESSES], ("contact_id", "undeliverable"), touch=False)
-    await _upsert(conn, NUMBER_STATS, rows[NUMBER_STATS], ("list", "calls", "short_calls"))
+    await _upsert(conn, NUMBER_STATS, rows[NUMBER_STATS], NUMBER_STATS.names[1:])
+    await _upsert(conn, NUMBER_RANGES, rows[NUMBER_RANGES], ("recent",))
     await _upsert(conn, NUMBER_MARKS, rows[NUMBER_MARKS], ("verdict", "marked_at"), touch=False)
     interactions = await _write_interactions(conn, state, loaded[INTERACTIONS], rows[INTERACTIONS])
     tasks = await _write_tasks(conn, state, rows[TASKS])

@@ -157,7 +157,7 @@ async def test_calls_emails_and_actions_keep_the_client_base_true_and_publish_no
             lambda: conn.fetchrow("SELECT * FROM interactions WHERE external_id = 'bob-1' AND flag IS NOT NULL")
         )
         assert flagged["flag"] == "pending"
-        assert list(flagged["spam_reasons"]) == ["4 s answered call", "unknown number"]
+        assert (flagged["flag_kind"], list(flagged["spam_reasons"])) == ("wrong_number", ["4 s answered call"])
         assert await conn.fetchval("SELECT count(*) FROM contact_addresses WHERE address = $1", BOB) == 0
         # ...until Manager 101 says the number is fine: the flag clears and the lead it held back is created.
         await feed.action(MarkNumber(**act(interaction_id=flagged["id"], verdict="legit")), str(flagged["id"]))

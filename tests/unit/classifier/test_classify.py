@@ -12,6 +12,7 @@ from services.classifier.fold_events import fold_email_into
 from services.classifier.match_contacts import contact_id_for
 from services.classifier.score_spam import NumberStats
 from services.classifier.thread_emails import email_interaction_id, message_key, thread_of
+from services.ingest.calls.generic import GenericCallPayload, normalize_generic
 from tests.unit.classifier.factories import (
     CLIENT,
     OWN,
@@ -256,3 +257,85 @@ def test_a_raw_number_ingest_could_not_parse_is_never_taken_for_e164() -> None:
     assert not world.numbers
     assert not world.tasks
     assert not world.contacts
+
+
+def final_only(call_id: str, **fields: object) -> list[CallEvent]:
+    """What a PBX that reports only the end of a call sends, through the generic feed's own normalizer."""
+    payload = {
+        "call_id": call_id,
+        "event": "ended",
+        "occurred_at": "2026-11-26T10:01:05Z",
+        "direction": "inbound",
+        "from": CLIENT,
+        "to": "+14155550100",
+        **fields,
+    }
+    return [normalize_generic(GenericCallPayload.model_validate(payload), T0, "US")]
+
+
+def test_a_final_only_missed_call_rang_for_its_duration_and_keeps_its_callback() -> None:
+    """Issue 11: the generic feed's final-only miss with duration_s 25 was 'hung up after 0 s', flagged, no task."""
+    world = office()
+    ix = apply_call(world, final_only("readme-1", status="missed", agent="101", duration_s=25))
+    assert ix.ring_s == 25
+    assert ix.flag is None
+    assert not any("hung up" in r for r in ix.spam_reasons)
+    assert [t.reason for t in open_tasks(world, "callback")] == ["missed inbound call"]
+    assert ix.started_at is not None and ix.ended_at is not None
+    assert (ix.ended_at - ix.started_at).total_seconds() == 25
+
+
+def test_a_final_only_missed_call_without_a_duration_has_an_unknown_ring_time_not_zero() -> None:
+    world = office()
+    ix = apply_call(world, final_only("readme-2", status="missed"))
+    assert ix.ring_s is None
+    assert ix.flag is None
+    assert open_tasks(world, "callback")
+
+
+def test_a_number_with_a_real_conversation_is_not_flagged_again_even_as_an_unfilled_lead() -> None:
+    world = office()
+    apply_call(world, answered("c1", talk=600))
+    assert world.contacts, "the conversation made a lead nobody filled in"
+    later = [apply_call(world, answered(f"c{n}", talk=3, t0=T0 + timedelta(days=n))) for n in range(2, 6)]
+    assert [ix.flag for ix in later] == [None] * 4
+    assert later[-1].spam_reasons == ("a real client: a 10 min conversation",)
+    assert world.numbers[CLIENT].evidence == 1
+
+
+def test_our_outbound_calls_are_never_flagged() -> None:
+    world = office()
+    world.numbers[CLIENT] = NumberStats(short_calls=3, one_ring=2)
+    ix = apply_call(world, answered("c1", talk=3, direction="outbound"))
+    assert (ix.flag, ix.flag_kind, ix.spam_reasons) == (None, None, ("our own call",))
+
+
+def test_flags_say_wrong_number_or_spam() -> None:
+    world = office()
+    wrong = apply_call(world, answered("c1", talk=12))
+    assert (wrong.flag, wrong.flag_kind) == ("pending", "wrong_number")
+    spam = apply_call(world, missed("c2", counterpart="anonymous", e164=None))
+    assert (spam.flag, spam.flag_kind) == ("pending", "spam")
+
+
+def test_a_weakly_flagged_missed_call_keeps_its_callback_marked_possibly() -> None:
+    world = office()
+    for n, number in enumerate(("+14155550180", "+14155550181")):
+        apply_call(world, missed(f"r{n}", counterpart=number, ring=20, t0=T0 + timedelta(minutes=n)))
+    ix = apply_call(world, missed("r9", counterpart="+14155550182", ring=20, t0=T0 + timedelta(minutes=3)))
+    assert (ix.flag, ix.flag_kind) == ("pending", "spam")
+    [task] = [t for t in open_tasks(world, "callback") if t.address == "+14155550182"]
+    assert task.reason == "missed inbound call (possibly spam: 2 close numbers called within 30 min)"
+
+
+def test_a_strongly_flagged_missed_call_holds_its_callback_back() -> None:
+    world = office()
+    for n in range(2):
+        apply_call(world, missed(f"o{n}", ring=1, t0=T0 + timedelta(hours=n)))
+    ix = apply_call(world, missed("o9", ring=1, t0=T0 + timedelta(hours=3)))
+    assert ix.flag == "pending"
+    assert "2 one-ring calls before" in ix.spam_reasons
+    [task] = open_tasks(world, "callback")
+    linked = {iid for tid, iid in world.task_links if tid == task.id}
+    assert ix.id not in linked, "a strong flag holds the callback back"
+    assert task.attempts == 2, "the first miss and the weakly flagged second one"
