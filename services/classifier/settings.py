@@ -20,6 +20,9 @@ class ClassifierSettings(BaseSettings):
     max_consecutive_invalid: int = Field(100, ge=1)
     retry_backoff_max_s: float = Field(10.0, gt=0)
     outbox_batch: int = Field(1000, ge=1)
+    outbox_retention_s: float = Field(7 * 24 * 3600, ge=0, description="relayed outbox rows are deleted after this")
+    outbox_prune_batch: int = Field(5000, ge=1, description="rows deleted per statement when pruning")
+    outbox_prune_every_s: float = Field(60.0, gt=0)
     session_timeout_ms: int = Field(10_000, ge=1000)
     failpoints: str = Field("", description="test-only crash points, comma-separated (see failpoints.py)")
 
