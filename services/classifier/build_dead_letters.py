@@ -1,5 +1,5 @@
 """Dead letters (pure): for records that cannot be decoded or that PostgreSQL refuses (keyed `<topic>:<partition>:
-<offset>`, never by a phone number or address) and for actions the domain refuses (keyed by the action's own key)."""
+<offset>`, never by a phone number or address) and for actions the domain refuses (keyed the same way)."""
 
 from __future__ import annotations
 

@@ -142,18 +142,22 @@ class Store:
         if not steps:
             return
         touched = {s.interaction_id for s in steps if s.interaction_id is not None}
-        state = await load_state(conn, Touched(touched, refs, call_events, email_events, [_action(r) for r in actions]))
+        state = await load_state(
+            conn, Touched(touched, refs, call_events, email_events, [_action(r) for r in actions]), self._policy.ids
+        )
         loaded = snapshot(state)
         stored_calls = [i for i, _ in calls if i in touched and state.interactions[i].phase]
         history = await _call_history(conn, stored_calls, fresh)
         rejected = apply_events(state, steps, history, self._policy)
         written = await write_back(conn, state, loaded, actions, rejected)
         now = self._clock()
-        dead = [
-            (_action(r).kafka_key(), refused_action(r, _action(r), rejected[r.event.event_id], now))
+        # Keyed by where the action was consumed: an action's own key may be a phone number (MarkNumber).
+        letters = [
+            refused_action(r, _action(r), rejected[r.event.event_id], now)
             for r in actions
             if r.event.event_id in rejected
         ]
+        dead = [(letter.event_id, letter) for letter in letters]
         await write_outbox(conn, outbox_rows(written, dead, self._topics, now))
         result.rejected = len(rejected)
         result.changed = [str(ix.id) for ix in written.interactions]

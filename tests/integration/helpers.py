@@ -103,6 +103,7 @@ def service_env(kafka: KafkaSettings, database_url: str | None = None, **extra: 
         "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
         "TOUCHPOINT_TOPIC_NAMESPACE": kafka.topic_namespace,
         "TOUCHPOINT_GENERIC_SECRET": GENERIC_SECRET,
+        "TOUCHPOINT_ID_KEY": "test-touchpoint-id-key",
         "TOUCHPOINT_CLASSIFIER_GROUP_ID": f"{kafka.topic_namespace}-classifier",
         "TOUCHPOINT_CLASSIFIER_BATCH_WAIT_MS": "50",
         "TOUCHPOINT_CLASSIFIER_SESSION_TIMEOUT_MS": "6000",

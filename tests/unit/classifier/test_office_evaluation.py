@@ -19,7 +19,7 @@ from services.classifier.apply_actions import apply_action
 from services.classifier.batch_state import Address, BatchState, Contact
 from services.classifier.classify import CallChange, on_call
 from services.classifier.correlate import interaction_id
-from services.classifier.match_contacts import contact_id_for
+from services.classifier.key_ids import UNKEYED_FOR_TESTS as IDS
 from services.classifier.policy import BusinessHours, Policy
 from services.ingest.calls.generic import GenericCallPayload, normalize_generic
 from tests.unit.classifier.factories import folded, world_with_managers
@@ -65,7 +65,7 @@ def known_office(day: OfficeDay) -> tuple[BatchState, Policy]:
     office = day.office
     world = world_with_managers(*((m.id, m.extension, True) for m in office.managers))
     for c in office.contacts:
-        cid = contact_id_for(c.phone)
+        cid = IDS.contact(c.phone)
         first, last = c.name.split(" ", 1)
         world.contacts[cid] = Contact(cid, c.owner, first, last, created_automatically=False, is_lead=False)
         world.addresses[c.phone] = Address(c.phone, cid, "phone")
