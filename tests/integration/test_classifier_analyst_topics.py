@@ -16,7 +16,15 @@ import pytest
 from schemas.topics import EMAILS, INTERACTIONS, REPORTS_MANAGER_DAILY, TASKS
 from services.runtime.kafka import DurableProducer, ProducerLimits
 from services.runtime.settings import KafkaSettings
-from tests.integration.helpers import ServiceProcess, call_body, eventually, read_topic, service_env, signed_headers
+from tests.integration.helpers import (
+    ServiceProcess,
+    call_body,
+    eventually,
+    read_topic,
+    running,
+    service_env,
+    signed_headers,
+)
 from tests.unit.classifier.factories import email
 
 pytestmark = pytest.mark.integration
@@ -33,15 +41,8 @@ OLD_TASK_NS = uuid.UUID("c4a1e2b7-58d3-4f6a-9b0e-3d2c1f7a8e65")
 
 @pytest.fixture
 async def services(kafka: KafkaSettings, database_url: str, tmp_path: Path) -> AsyncIterator[dict[str, ServiceProcess]]:
-    env = service_env(kafka, database_url)
-    procs = {name: ServiceProcess(name, env, tmp_path / f"{name}.log") for name in ("ingest", "classifier")}
-    try:
-        for proc in procs.values():
-            await proc.start()
+    async with running(service_env(kafka, database_url), tmp_path, "ingest", "classifier") as procs:
         yield procs
-    finally:
-        for proc in procs.values():
-            await proc.stop()
 
 
 def _recomputable(interaction_ids: set[str]) -> set[bytes]:

@@ -14,7 +14,7 @@ import pytest
 
 from schemas.topics import DLQ
 from services.runtime.settings import KafkaSettings
-from tests.integration.helpers import ServiceProcess, call_body, eventually, service_env, signed_headers
+from tests.integration.helpers import ServiceProcess, call_body, eventually, running, service_env, signed_headers
 
 pytestmark = pytest.mark.integration
 
@@ -23,15 +23,8 @@ NOT_A_NUMBER = "+331476618690"  # one digit too many for France: ingest keeps on
 
 @pytest.fixture
 async def services(kafka: KafkaSettings, database_url: str, tmp_path: Path) -> AsyncIterator[dict[str, ServiceProcess]]:
-    env = service_env(kafka, database_url)
-    procs = {name: ServiceProcess(name, env, tmp_path / f"{name}.log") for name in ("ingest", "classifier")}
-    try:
-        for proc in procs.values():
-            await proc.start()
+    async with running(service_env(kafka, database_url), tmp_path, "ingest", "classifier") as procs:
         yield procs
-    finally:
-        exit_codes = {name: await proc.stop() for name, proc in procs.items()}
-    assert exit_codes == dict.fromkeys(procs, 0)
 
 
 @pytest.mark.timeout(120)
