@@ -157,6 +157,7 @@ def _classifier(
         "TOUCHPOINT_TOPIC_NAMESPACE": kafka.topic_namespace,
         "TOUCHPOINT_CLASSIFIER_GROUP_ID": f"{kafka.topic_namespace}-classifier",
         "TOUCHPOINT_CLASSIFIER_PORT": "0",
+        "TOUCHPOINT_ID_KEY": "bench-touchpoint-id-key",
         "DATABASE_URL": dsn,
         "TOUCHPOINT_LOG_FORMAT": "json",
     }

@@ -35,7 +35,8 @@ ACTIONS = Topic("touchpoint.actions.v1", "id of the record the action changes", 
 INTERACTIONS = Topic("touchpoint.interactions.v1", "interaction id", 8, 30 * DAY_MS)
 TASKS = Topic("touchpoint.tasks.v1", "task id", 8, 30 * DAY_MS)
 REPORTS_MANAGER_DAILY = Topic("touchpoint.reports.manager-daily.v1", "manager_id|date", 4, compacted=True)
-DLQ = Topic("touchpoint.dlq.v1", "original key", 4, 30 * DAY_MS)
+# Operators only: dead letters carry raw payloads (names, numbers). Short retention; keyed without PII.
+DLQ = Topic("touchpoint.dlq.v1", "<topic>:<partition>:<offset> of the original record", 4, 7 * DAY_MS)
 
 ALL_TOPICS: tuple[Topic, ...] = (CALLS, EMAILS, ACTIONS, INTERACTIONS, TASKS, REPORTS_MANAGER_DAILY, DLQ)
 

@@ -79,6 +79,7 @@ class System:
             "TOUCHPOINT_CLASSIFIER_PORT": "0",
             "TOUCHPOINT_CLASSIFIER_BATCH_WAIT_MS": "50",
             "TOUCHPOINT_CLASSIFIER_SESSION_TIMEOUT_MS": "6000",
+            "TOUCHPOINT_ID_KEY": "faults-touchpoint-id-key",
         }
         child = service("classifier", env, self.workdir)
         child.log_path = self.workdir / f"classifier-{name}.log"

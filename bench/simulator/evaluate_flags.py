@@ -20,7 +20,7 @@ from services.classifier.batch_state import Address, BatchState, Contact, Intera
 from services.classifier.classify import CallChange, on_call
 from services.classifier.correlate import interaction_id
 from services.classifier.fold_events import fold_call_into
-from services.classifier.match_contacts import contact_id_for
+from services.classifier.key_ids import UNKEYED_FOR_TESTS as IDS
 from services.classifier.policy import BusinessHours, Policy
 from services.ingest.calls.generic import GenericCallPayload, normalize_generic
 
@@ -96,7 +96,7 @@ def known_office(day: OfficeDay) -> tuple[BatchState, Policy]:
         world.managers[m.id] = Manager(m.id, m.name, m.email, True, True, (m.extension,))
         world.extensions[m.extension] = m.id
     for c in office.contacts:
-        cid = contact_id_for(c.phone)
+        cid = IDS.contact(c.phone)
         first, last = c.name.split(" ", 1)
         world.contacts[cid] = Contact(cid, c.owner, first, last, created_automatically=False, is_lead=False)
         world.addresses[c.phone] = Address(c.phone, cid, "phone")

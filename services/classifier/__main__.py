@@ -4,6 +4,7 @@ SIGTERM finishes (or abandons, uncommitted) the batch in hand, then closes every
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import sys
 
@@ -15,8 +16,9 @@ from prometheus_client import CollectorRegistry, Gauge
 from schemas.topics import ACTIONS, ALL_TOPICS, CALLS, EMAILS
 from services.classifier.consume import Pipeline, PipelineLimits, SeekToStored
 from services.classifier.failpoints import Failpoints
-from services.classifier.relay_outbox import OutboxRelay
+from services.classifier.relay_outbox import OutboxRelay, RelayLimits
 from services.classifier.settings import ClassifierSettings, PolicySettings
+from services.classifier.skip_offsets import SkipRefused, parse, skip_offsets
 from services.classifier.store import Store
 from services.runtime.errors import TooManyInvalid
 from services.runtime.health import CachedReadiness, health_app
@@ -68,9 +70,20 @@ async def main() -> int:
         max_poll_records=settings.max_batch,
         session_timeout_ms=settings.session_timeout_ms,
     )
-    consumer.subscribe([kafka.topics(t) for t in (CALLS, EMAILS, ACTIONS)], listener=SeekToStored(consumer, store))
+    seek = SeekToStored(consumer, store)
+    consumer.subscribe([kafka.topics(t) for t in (CALLS, EMAILS, ACTIONS)], listener=seek)
     await consumer.start()
-    relay = OutboxRelay(pool, producer, settings.outbox_batch)
+    relay = OutboxRelay(
+        pool,
+        producer,
+        RelayLimits(
+            settings.outbox_batch,
+            settings.outbox_retention_s,
+            settings.outbox_prune_batch,
+            settings.outbox_prune_every_s,
+        ),
+        kafka.topics,
+    )
     pipeline = Pipeline(
         consumer,
         store,
@@ -90,7 +103,27 @@ async def main() -> int:
     Gauge(
         "touchpoint_classifier_outbox_published", "Outbox records published since start", registry=registry
     ).set_function(lambda: relay.published)
-    ready = CachedReadiness({"kafka": lambda: kafka_reachable(kafka), "postgres": lambda: database_reachable(pool)})
+    Gauge(
+        "touchpoint_classifier_offset_gaps", "Stored offsets found outside the log since start", registry=registry
+    ).set_function(lambda: seek.gaps_total)
+    Gauge(
+        "touchpoint_classifier_outbox_dead_lettered", "Outbox records the relay could never produce", registry=registry
+    ).set_function(lambda: relay.dead_lettered)
+    Gauge(
+        "touchpoint_classifier_outbox_pruned", "Relayed outbox rows deleted since start", registry=registry
+    ).set_function(lambda: relay.pruned)
+    relay_task: asyncio.Task[None] | None = None
+
+    async def relay_alive() -> bool:
+        return relay_task is not None and relay.alive(relay_task)
+
+    ready = CachedReadiness(
+        {
+            "kafka": lambda: kafka_reachable(kafka),
+            "postgres": lambda: database_reachable(pool),
+            "relay": relay_alive,
+        }
+    )
 
     runner = web.AppRunner(health_app(ready, registry), access_log=None)
     await runner.setup()
@@ -99,6 +132,7 @@ async def main() -> int:
 
     tune_garbage_collector()
     relay_task = asyncio.create_task(relay.run(stop), name="outbox-relay")
+    relay_task.add_done_callback(_relay_ended)
     exit_code = 0
     try:
         await pipeline.run(stop)
@@ -107,7 +141,8 @@ async def main() -> int:
         exit_code = 3
     finally:
         stop.set()
-        await relay_task
+        with contextlib.suppress(Exception):
+            await relay_task
         await consumer.stop()
         await producer.stop()
         await runner.cleanup()
@@ -116,5 +151,37 @@ async def main() -> int:
     return exit_code
 
 
+async def offsets_command(argv: list[str]) -> int:
+    """`offsets skip …` (skip_offsets.py): prints the gap it recorded; 2 when the skip is refused."""
+    args = parse(argv)
+    settings = ClassifierSettings()
+    configure_logging(LogSettings(), "classifier")
+    pool = await open_migrated_pool(DatabaseSettings())
+    try:
+        gap = await skip_offsets(pool, settings.group_id, args.topic, args.partition, args.to, args.note)
+    except SkipRefused as exc:
+        log.error("classifier.offsets_skip_refused", error=str(exc))
+        return 2
+    finally:
+        await pool.close()
+    log.warning(
+        "classifier.offsets_skipped",
+        group=settings.group_id,
+        topic=gap.topic,
+        partition=gap.partition,
+        from_offset=gap.from_offset,
+        to_offset=gap.to_offset,
+    )
+    return 0
+
+
+def _relay_ended(task: asyncio.Task[None]) -> None:
+    """A relay that ends before shutdown stops the analyst topics: say so (readiness answers 503 from then on)."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("classifier.relay_died", error=repr(exc))
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["offsets"]:
+        sys.exit(asyncio.run(offsets_command(sys.argv[2:])))
     sys.exit(run_process(main()))

@@ -18,7 +18,8 @@ from schemas.events import CallStatus, EmailEvent
 from schemas.records import TaskKind
 from services.classifier.assign_tasks import choose_assignee, due_by
 from services.classifier.batch_state import Address, BatchState, Contact, Interaction, Task
-from services.classifier.match_contacts import Match, call_makes_lead, contact_id_for, match_email, match_phone
+from services.classifier.key_ids import Ids
+from services.classifier.match_contacts import Match, call_makes_lead, match_email, match_phone
 from services.classifier.policy import Policy
 from services.classifier.score_spam import (
     CallFacts,
@@ -31,12 +32,7 @@ from services.classifier.score_spam import (
 )
 from services.classifier.thread_emails import interaction_id_for_key, referenced
 
-_TASK_NS = uuid.UUID("c4a1e2b7-58d3-4f6a-9b0e-3d2c1f7a8e65")
 NEEDS_CALLBACK: frozenset[str] = frozenset({"missed", "abandoned"})
-
-
-def task_id(kind: TaskKind, origin: uuid.UUID, dedupe_key: str) -> uuid.UUID:
-    return uuid.uuid5(_TASK_NS, f"{kind}:{origin}:{dedupe_key}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +119,7 @@ def follow_up_call(
             state,
             "callback",
             key,
+            ids=policy.ids,
             origin=ix,
             reason=reason,
             at=at,
@@ -150,7 +147,7 @@ def create_lead(
     via: str,
 ) -> uuid.UUID:
     """A contact "created automatically" for an unknown counterpart, and a task to fill in its data."""
-    cid = contact_id_for(address)
+    cid = policy.ids.contact(address)
     contact = state.contacts.get(cid)
     if contact is None:
         contact = Contact(cid, owner_id, None, None, created_automatically=True, is_lead=True, version=0)
@@ -160,6 +157,7 @@ def create_lead(
         state,
         "fill_contact_data",
         f"contact:{cid}",
+        ids=policy.ids,
         origin=state.interactions[origin],
         reason=f"new lead from {via}: fill in the minimum data set",
         at=at,
@@ -193,6 +191,7 @@ def open_or_attempt(
     kind: TaskKind,
     key: str,
     *,
+    ids: Ids,
     origin: Interaction,
     reason: str,
     at: datetime,
@@ -212,7 +211,7 @@ def open_or_attempt(
         state.task_links.add((existing.id, origin.id))
         return existing
     task = Task(
-        id=task_id(kind, origin.id, key),
+        id=ids.task(kind, origin.id, key),
         kind=kind,
         status="open",
         dedupe_key=key,
@@ -290,6 +289,7 @@ def on_email(state: BatchState, change: EmailChange, policy: Policy) -> None:
             state,
             "reply",
             f"thread:{ix.thread_id}",
+            ids=policy.ids,
             origin=ix,
             reason="inbound email awaiting a reply",
             at=at,

@@ -1,5 +1,5 @@
 """The classifier's consumer pipeline: fetch → decode → dead-letter the invalid → apply in one transaction
-(store.py) → commit to Kafka; a PostgreSQL or Kafka outage pauses the partitions and retries the same batch."""
+(store.py), in halves around a record PostgreSQL refuses → commit to Kafka; an outage retries the same batch."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from schemas.topics import DLQ, Topic, TopicNames
 from services.classifier.build_dead_letters import invalid_record
 from services.classifier.decode import ConsumedRecord, decode
 from services.classifier.failpoints import Failpoints
-from services.classifier.fence_offsets import OffsetRange
+from services.classifier.fence_offsets import OffsetRange, find_gaps
 from services.classifier.store import BatchResult, Store
 from services.runtime.errors import InvalidRecord, KafkaUnavailable, TooManyInvalid
 from services.runtime.kafka import DurableProducer, Outgoing
@@ -45,6 +45,14 @@ _TRANSIENT_DB = (
     asyncpg.SerializationError,
 )
 
+# PostgreSQL refuses the data itself (NUL in text, a value too long, a constraint): the same batch fails the same way
+# however often it is retried, so the refused record is found and dead-lettered (Pipeline._apply_isolating).
+_POISON = (
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    asyncpg.ProgramLimitExceededError,
+    UnicodeError,
+)
 
 _UNSEEN = Topic("", "", 0)
 
@@ -58,11 +66,14 @@ class PipelineLimits:
 
 
 class SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc] # aiokafka ships no type information
-    """On assignment, continue each partition from the offset stored with the effects in PostgreSQL."""
+    """On assignment, continue each partition from the offset stored with the effects in PostgreSQL, once that
+    offset is reconciled with the log: one outside it (retention passed it, the topic was recreated) is a gap,
+    recorded (offset_gaps, `gaps_total`, a log line), and the partition resumes where find_gaps says."""
 
     def __init__(self, consumer: AIOKafkaConsumer, store: Store) -> None:
         self._consumer = consumer
         self._store = store
+        self.gaps_total = 0
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         if revoked:
@@ -77,8 +88,10 @@ class SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc] # aiokafka 
         # Should the lookup fail (database down), the partitions resume from Kafka's offsets, which are never
         # ahead of the stored ones; the fence in fence_offsets.py skips what was already applied.
         self._consumer.pause(*assigned)
+        stored: dict[tuple[str, int], int] = {}
         try:
             stored = await self._store.stored_offsets([(tp.topic, tp.partition) for tp in assigned])
+            stored.update(await self._reconcile(assigned, stored))
             for tp in assigned:
                 at = stored.get((tp.topic, tp.partition))
                 if at is not None:
@@ -90,6 +103,37 @@ class SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc] # aiokafka 
             partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in assigned),
             from_stored=len(stored),
         )
+
+    async def _reconcile(
+        self, assigned: set[TopicPartition], stored: dict[tuple[str, int], int]
+    ) -> dict[tuple[str, int], int]:
+        """The new positions of the partitions whose stored offset is outside the log (gaps recorded)."""
+        with_stored = [tp for tp in assigned if (tp.topic, tp.partition) in stored]
+        if not with_stored:
+            return {}
+        try:
+            starts = await self._consumer.beginning_offsets(with_stored)
+            ends = await self._consumer.end_offsets(with_stored)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            # The fence still refuses gaps (it rewinds); reconciliation is tried again on the next assignment.
+            log.warning("classifier.offsets_not_reconciled", error=repr(exc))
+            return {}
+        bounds = {(tp.topic, tp.partition): (starts[tp], ends[tp]) for tp in with_stored}
+        if not find_gaps(stored, bounds):
+            return {}
+        gaps = await self._store.reconcile_offsets(bounds)
+        for gap in gaps:
+            self.gaps_total += 1
+            log.error(
+                "classifier.offset_gap",
+                topic=gap.topic,
+                partition=gap.partition,
+                from_offset=gap.from_offset,
+                to_offset=gap.to_offset,
+                reason=gap.reason,
+                resume_at=gap.resume_at,
+            )
+        return {(g.topic, g.partition): g.resume_at for g in gaps}
 
 
 class Pipeline:
@@ -152,11 +196,7 @@ class Pipeline:
         ranges = _ranges(records)
         if dead and await self._retry(lambda: self._dead_letter(dead), stop, "dlq") is None:
             return set()  # stopping before the dead letters were acknowledged: apply nothing, commit nothing
-        result = await self._retry(
-            lambda: self._store.apply_batch(valid, ranges, lambda: self._failpoints.hit("before_db_commit")),
-            stop,
-            "postgres",
-        )
+        result = await self._retry(lambda: self._apply_isolating(records, valid), stop, "postgres")
         if result is None:
             return set()
         self._failpoints.hit("after_db_commit")
@@ -182,6 +222,38 @@ class Pipeline:
             tasks_changed=len(result.tasks_changed),
         )
         return set(result.rewind)
+
+    async def _apply_isolating(self, records: Sequence[ConsumerRecord], valid: Sequence[ConsumedRecord]) -> BatchResult:
+        """Applies the batch; when PostgreSQL refuses it for a reason retrying cannot fix, applies its halves in
+        consumed order, down to the one record refused, which is dead-lettered: the records after it still apply.
+        Halves applied before a transient error are not applied again on the retry (the fence skips them)."""
+        try:
+            return await self._store.apply_batch(
+                valid, _ranges(records), lambda: self._failpoints.hit("before_db_commit")
+            )
+        except _POISON as exc:
+            if len(records) == 1 and len(valid) == 1:
+                record = valid[0]
+                log.error(
+                    "classifier.poison_record",
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    error=repr(exc)[:500],
+                )
+                return await self._store.set_aside(record, exc)
+            if len(records) == 1:
+                raise
+            log.warning("classifier.batch_refused", records=len(records), error=repr(exc)[:500])
+        half = len(records) // 2
+        left = {(r.topic, r.partition, r.offset) for r in records[:half]}
+        first = await self._apply_isolating(
+            records[:half], [v for v in valid if (v.topic, v.partition, v.offset) in left]
+        )
+        second = await self._apply_isolating(
+            records[half:], [v for v in valid if (v.topic, v.partition, v.offset) not in left]
+        )
+        return first.merged(second)
 
     def _decode(self, records: Sequence[ConsumerRecord]) -> tuple[list[ConsumedRecord], list[DeadLetter]]:
         valid: list[ConsumedRecord] = []

@@ -104,3 +104,68 @@ async def advance_offsets(conn: Connection, group_id: str, accepted: Mapping[Top
         [p for _, p in accepted],
         [r.next for r in accepted.values()],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Offsets `from_offset` .. `to_offset - 1` of a partition that will never be applied, and why."""
+
+    topic: str
+    partition: int
+    from_offset: int
+    to_offset: int
+    reason: str
+    resume_at: int
+
+
+def find_gaps(stored: Mapping[TopicPartition, int], bounds: Mapping[TopicPartition, tuple[int, int]]) -> list[Gap]:
+    """The partitions whose stored offset is outside the log (`bounds`: first and next offset the log holds).
+
+    Below the log start (retention deleted records never applied): resume at the log start. Above the log end
+    (the topic was recreated, or its log truncated): resume at the log start too; whatever of the new log was
+    applied already is recognized by its event id (interaction_events) and not applied twice."""
+    gaps = []
+    for (topic, partition), at in sorted(stored.items()):
+        if at < 0 or (topic, partition) not in bounds:
+            continue
+        start, end = bounds[(topic, partition)]
+        if at < start:
+            gaps.append(Gap(topic, partition, at, start, "below_log_start", start))
+        elif at > end:
+            gaps.append(Gap(topic, partition, end, at, "above_log_end", start))
+    return gaps
+
+
+async def reconcile_offsets(
+    pool: asyncpg.Pool, group_id: str, bounds: Mapping[TopicPartition, tuple[int, int]]
+) -> list[Gap]:
+    """Moves every stored offset outside its log to where `find_gaps` says, recording each gap, in one transaction
+    with the offsets locked (a worker applying a batch of the partition meanwhile is fenced, not overwritten)."""
+    async with pool.acquire() as conn, conn.transaction():
+        gaps = find_gaps(await lock_offsets(conn, group_id, sorted(bounds)), bounds)
+        for gap in gaps:
+            await move_offset(conn, group_id, gap, "")
+    return gaps
+
+
+async def move_offset(conn: Connection, group_id: str, gap: Gap, detail: str) -> None:
+    """Sets the partition's stored offset to `gap.resume_at` and audits the gap (offset_gaps)."""
+    await conn.execute(
+        """UPDATE consumer_offsets SET next_offset = $4, updated_at = now()
+           WHERE group_id = $1 AND topic = $2 AND partition = $3""",
+        group_id,
+        gap.topic,
+        gap.partition,
+        gap.resume_at,
+    )
+    await conn.execute(
+        """INSERT INTO offset_gaps (group_id, topic, partition, from_offset, to_offset, reason, detail)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+        group_id,
+        gap.topic,
+        gap.partition,
+        gap.from_offset,
+        gap.to_offset,
+        gap.reason,
+        detail,
+    )

@@ -23,6 +23,7 @@ from schemas.actions import (
 from schemas.actions import SetPlan as SetPlanAction
 from schemas.events import CallEvent, EmailEvent
 from services.classifier.batch_state import Address, BatchState, Manager, Plan
+from services.classifier.key_ids import Ids
 from services.classifier.map_rows import (
     NUMBER_STATS,
     consent_from_row,
@@ -34,7 +35,6 @@ from services.classifier.map_rows import (
     range_from_row,
     task_from_row,
 )
-from services.classifier.match_contacts import contact_id_for
 from services.classifier.score_spam import NumberStats, Verdict, range_of
 from services.classifier.thread_emails import interaction_id_for_key
 from services.runtime.postgres import Connection
@@ -51,13 +51,13 @@ class Touched:
     actions: Sequence[Action]
 
 
-async def load_state(conn: Connection, touched: Touched) -> BatchState:
+async def load_state(conn: Connection, touched: Touched, ids: Ids) -> BatchState:
     state = BatchState()
     await _load_managers(conn, state)
     addresses = await _load_interactions(conn, state, touched)
-    await _load_contacts(conn, state, addresses, touched.actions)
+    await _load_contacts(conn, state, addresses, touched.actions, ids)
     await _load_numbers(conn, state, addresses)
-    await _load_tasks(conn, state, addresses, touched.actions)
+    await _load_tasks(conn, state, addresses, touched.actions, ids)
     await _load_action_targets(conn, state, touched.actions)
     return state
 
@@ -121,7 +121,9 @@ def _action_contacts(acts: Iterable[Action]) -> set[uuid.UUID]:
     return out
 
 
-async def _load_contacts(conn: Connection, state: BatchState, addresses: set[str], acts: Iterable[Action]) -> None:
+async def _load_contacts(
+    conn: Connection, state: BatchState, addresses: set[str], acts: Iterable[Action], ids: Ids
+) -> None:
     acts = list(acts)
     for row in await conn.fetch(
         """SELECT address, contact_id, kind, undeliverable FROM contact_addresses
@@ -130,7 +132,7 @@ async def _load_contacts(conn: Connection, state: BatchState, addresses: set[str
         [*_duplicates(acts), *(a.contact_id for a in acts if isinstance(a, MergeContacts))],
     ):
         state.addresses[row["address"]] = Address(row["address"], row["contact_id"], row["kind"], row["undeliverable"])
-    contact_ids = {a.contact_id for a in state.addresses.values()} | {contact_id_for(a) for a in addresses}
+    contact_ids = {a.contact_id for a in state.addresses.values()} | {ids.contact(a) for a in addresses}
     contact_ids |= {ix.contact_id for ix in state.interactions.values() if ix.contact_id}
     contact_ids |= _action_contacts(acts)
     for row in await conn.fetch(
@@ -165,10 +167,12 @@ async def _load_numbers(conn: Connection, state: BatchState, addresses: set[str]
         state.ranges[row["prefix"]] = range_from_row(row)
 
 
-async def _load_tasks(conn: Connection, state: BatchState, addresses: set[str], acts: Iterable[Action]) -> None:
+async def _load_tasks(
+    conn: Connection, state: BatchState, addresses: set[str], acts: Iterable[Action], ids: Ids
+) -> None:
     threads = {ix.thread_id for ix in state.interactions.values() if ix.thread_id}
     keys = [f"contact:{c}" for c in state.contacts] + [f"address:{a}" for a in addresses]
-    keys += [f"contact:{contact_id_for(a)}" for a in addresses] + [f"thread:{t}" for t in threads]
+    keys += [f"contact:{ids.contact(a)}" for a in addresses] + [f"thread:{t}" for t in threads]
     acts = list(acts)
     task_ids = [a.task_id for a in acts if isinstance(a, CloseTask | ReassignTask)]
     action_ix = [a.interaction_id for a in acts if isinstance(a, SetOutcome | MarkNumber) and a.interaction_id]

@@ -1,9 +1,8 @@
 """Who is on the other end (pure): our own number or mailbox, a known contact, or someone unknown, matched exactly
-on the normalized address; contact ids derive from the first address, so a replay creates the same contact."""
+on the normalized address; contact and task ids are keyed hashes (key_ids.py), so a replay makes the same ones."""
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,8 +10,6 @@ from typing import Literal
 
 from schemas.events import CallStatus
 from services.classifier.policy import Policy
-
-_CONTACT_NS = uuid.UUID("0d7f3c2a-6a51-4f0e-8c53-2f3b9a1e7c44")
 
 MatchKind = Literal["own", "internal", "known", "unknown", "none"]
 
@@ -22,11 +19,6 @@ class Match:
     kind: MatchKind
     address: str | None = None
     contact_id: uuid.UUID | None = None
-
-
-@functools.lru_cache(maxsize=1 << 16)  # asked for every address a batch touches, often the same ones
-def contact_id_for(address: str) -> uuid.UUID:
-    return uuid.uuid5(_CONTACT_NS, f"contact:{address}")
 
 
 Lookup = Callable[[str], "uuid.UUID | None"]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import time
 from zoneinfo import ZoneInfo
 
+from services.classifier.key_ids import UNKEYED_FOR_TESTS, Ids
 from services.runtime.company import is_our_address
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -56,6 +57,7 @@ class Policy:
     fill_data_sla_minutes: int = 60
     spam_threshold: float = 0.7
     short_call_s: int = 10
+    ids: Ids = UNKEYED_FOR_TESTS
 
     def is_own_number(self, e164: str | None) -> bool:
         return e164 is not None and e164 in self.own_numbers

@@ -13,16 +13,18 @@ from schemas.actions import Action
 from schemas.events import CallEvent, EmailEvent
 from schemas.topics import TopicNames
 from services.classifier.apply_events import Step, apply_events
-from services.classifier.build_dead_letters import refused_action
+from services.classifier.build_dead_letters import poison_record, refused_action
 from services.classifier.correlate import interaction_id
 from services.classifier.decode import ConsumedRecord
 from services.classifier.drop_repeated_actions import new_actions
 from services.classifier.fence_offsets import (
+    Gap,
     OffsetRange,
     TopicPartition,
     advance_offsets,
     fence,
     lock_offsets,
+    reconcile_offsets,
     stored_offsets,
 )
 from services.classifier.find_threads import find_threads
@@ -31,7 +33,7 @@ from services.classifier.policy import Policy
 from services.classifier.record_events import record_calls, record_emails
 from services.classifier.thread_emails import email_interaction_id
 from services.classifier.write_back import snapshot, write_back
-from services.classifier.write_outbox import outbox_rows, write_outbox
+from services.classifier.write_outbox import dead_letter_row, outbox_rows, write_outbox
 from services.runtime.postgres import Connection
 
 
@@ -44,6 +46,18 @@ class BatchResult:
     changed: list[str] = field(default_factory=list)
     tasks_changed: list[str] = field(default_factory=list)
     rewind: dict[TopicPartition, int] = field(default_factory=dict)
+
+    def merged(self, later: BatchResult) -> BatchResult:
+        """This result followed by that of the rest of the batch (applied in a later transaction)."""
+        return BatchResult(
+            applied=self.applied + later.applied,
+            duplicates=self.duplicates + later.duplicates,
+            stale=self.stale + later.stale,
+            rejected=self.rejected + later.rejected,
+            changed=self.changed + later.changed,
+            tasks_changed=self.tasks_changed + later.tasks_changed,
+            rewind={**later.rewind, **self.rewind},
+        )
 
 
 class Store:
@@ -64,6 +78,9 @@ class Store:
     async def stored_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         return await stored_offsets(self._pool, self._group_id, partitions)
 
+    async def reconcile_offsets(self, bounds: Mapping[TopicPartition, tuple[int, int]]) -> list[Gap]:
+        return await reconcile_offsets(self._pool, self._group_id, bounds)
+
     async def apply_batch(
         self,
         records: Sequence[ConsumedRecord],
@@ -79,6 +96,21 @@ class Store:
                 await self._apply(conn, fenced.fresh, result)
             await advance_offsets(conn, self._group_id, fenced.accepted)
             before_commit()
+        return result
+
+    async def set_aside(self, record: ConsumedRecord, why: BaseException) -> BatchResult:
+        """Dead-letters a record the database refused (through the outbox, reason in its headers) and advances its
+        partition past it, in one transaction: exactly once, like an applied record."""
+        tp = (record.topic, record.partition)
+        async with self._pool.acquire() as conn, conn.transaction():
+            stored = await lock_offsets(conn, self._group_id, [tp])
+            fenced = fence([record], {tp: OffsetRange(record.offset, record.offset + 1)}, stored)
+            result = BatchResult(stale=fenced.stale, rewind=fenced.rewind)
+            if fenced.fresh:
+                letter = poison_record(record, why, self._clock())
+                await write_outbox(conn, [dead_letter_row(self._topics, letter.event_id, letter)])
+                result.rejected = 1
+            await advance_offsets(conn, self._group_id, fenced.accepted)
         return result
 
     async def _apply(self, conn: Connection, records: Sequence[ConsumedRecord], result: BatchResult) -> None:
@@ -110,18 +142,22 @@ class Store:
         if not steps:
             return
         touched = {s.interaction_id for s in steps if s.interaction_id is not None}
-        state = await load_state(conn, Touched(touched, refs, call_events, email_events, [_action(r) for r in actions]))
+        state = await load_state(
+            conn, Touched(touched, refs, call_events, email_events, [_action(r) for r in actions]), self._policy.ids
+        )
         loaded = snapshot(state)
         stored_calls = [i for i, _ in calls if i in touched and state.interactions[i].phase]
         history = await _call_history(conn, stored_calls, fresh)
         rejected = apply_events(state, steps, history, self._policy)
         written = await write_back(conn, state, loaded, actions, rejected)
         now = self._clock()
-        dead = [
-            (_action(r).kafka_key(), refused_action(r, _action(r), rejected[r.event.event_id], now))
+        # Keyed by where the action was consumed: an action's own key may be a phone number (MarkNumber).
+        letters = [
+            refused_action(r, _action(r), rejected[r.event.event_id], now)
             for r in actions
             if r.event.event_id in rejected
         ]
+        dead = [(letter.event_id, letter) for letter in letters]
         await write_outbox(conn, outbox_rows(written, dead, self._topics, now))
         result.rejected = len(rejected)
         result.changed = [str(ix.id) for ix in written.interactions]

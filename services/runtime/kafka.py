@@ -359,11 +359,15 @@ class DurableProducer:
 
 
 def _unavailable(exc: BaseException, timeout_s: float) -> KafkaUnavailable:
+    """Keeps `exc` as the cause: a caller may tell a record the broker can never take (too large) from an outage."""
     if isinstance(exc, TimeoutError):
-        return KafkaUnavailable(f"no ack from Kafka within {timeout_s}s")
-    if isinstance(exc, _FATAL_PRODUCER_ERRORS):
-        return KafkaUnavailable(f"producer reset after {exc!r}")
-    return KafkaUnavailable(f"Kafka error: {exc!r}")
+        unavailable = KafkaUnavailable(f"no ack from Kafka within {timeout_s}s")
+    elif isinstance(exc, _FATAL_PRODUCER_ERRORS):
+        unavailable = KafkaUnavailable(f"producer reset after {exc!r}")
+    else:
+        unavailable = KafkaUnavailable(f"Kafka error: {exc!r}")
+    unavailable.__cause__ = exc
+    return unavailable
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:

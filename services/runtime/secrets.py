@@ -26,6 +26,7 @@ DEVELOPMENT_SECRETS = frozenset(
         "dev-freeswitch-password",
         "dev-mailgun-signing-key",
         "dev-postmark-password",
+        "dev-touchpoint-id-key",
     }
 )
 

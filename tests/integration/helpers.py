@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,11 +99,25 @@ class ServiceProcess:
             return await self.wait_exit(10)
 
 
+@contextlib.asynccontextmanager
+async def running(env: dict[str, str], log_dir: Path, *names: str) -> AsyncIterator[dict[str, ServiceProcess]]:
+    """The services started in order and stopped with SIGTERM at the end, each of which must exit 0."""
+    procs = {name: ServiceProcess(name, env, log_dir / f"{name}.log") for name in names}
+    try:
+        for proc in procs.values():
+            await proc.start()
+        yield procs
+    finally:
+        exit_codes = {name: await proc.stop() for name, proc in procs.items()}
+    assert exit_codes == dict.fromkeys(procs, 0), "every service shuts down cleanly on SIGTERM"
+
+
 def service_env(kafka: KafkaSettings, database_url: str | None = None, **extra: str) -> dict[str, str]:
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
         "TOUCHPOINT_TOPIC_NAMESPACE": kafka.topic_namespace,
         "TOUCHPOINT_GENERIC_SECRET": GENERIC_SECRET,
+        "TOUCHPOINT_ID_KEY": "test-touchpoint-id-key",
         "TOUCHPOINT_CLASSIFIER_GROUP_ID": f"{kafka.topic_namespace}-classifier",
         "TOUCHPOINT_CLASSIFIER_BATCH_WAIT_MS": "50",
         "TOUCHPOINT_CLASSIFIER_SESSION_TIMEOUT_MS": "6000",

@@ -27,9 +27,8 @@ from schemas.actions import (
     UpsertManager,
 )
 from schemas.topics import TopicNames
-from services.classifier.classify import task_id
 from services.classifier.correlate import interaction_id
-from services.classifier.match_contacts import contact_id_for
+from services.classifier.key_ids import UNKEYED_FOR_TESTS as IDS
 from services.classifier.store import Store
 from services.classifier.thread_emails import email_interaction_id
 from tests.integration.classifier_feed import DirectFeed, action_fields, apply_in_batches, domain_rows, reset_domain
@@ -71,8 +70,8 @@ def office_stream() -> DirectFeed:
     a1 = a1.model_copy(update={"sent_at": T0 + timedelta(minutes=9), "received_at": T0 + timedelta(minutes=9)})
     ooo = email("ooo@client.test", is_auto_reply=True, auto_submitted="auto-replied", in_reply_to="a1@example.com")
     dsn = email("dsn@mx.client.test", is_bounce=True, counterpart="jane@client.test", in_reply_to="a1@example.com")
-    jane = contact_id_for("jane@client.test")
-    other = contact_id_for(OTHER)
+    jane = IDS.contact("jane@client.test")
+    other = IDS.contact(OTHER)
     feed.add(
         _manager(1, "ann", "101"),
         _manager(2, "bob", "102"),
@@ -94,7 +93,7 @@ def office_stream() -> DirectFeed:
         SetPlan(**act(9, 12), manager_id="ann", metric="contacts", period="2026-11", target=5),
         CloseTask(
             **act(10, 13),
-            task_id=task_id("fill_contact_data", email_interaction_id(q1), f"contact:{jane}"),
+            task_id=IDS.task("fill_contact_data", email_interaction_id(q1), f"contact:{jane}"),
             resolution="done",
         ),
         c1[2], SetPlan(**act(9, 12), manager_id="ann", metric="contacts", period="2026-11", target=5),

@@ -23,9 +23,8 @@ from schemas.actions import (
     UpsertManager,
 )
 from schemas.topics import TopicNames
-from services.classifier.classify import task_id
 from services.classifier.correlate import interaction_id
-from services.classifier.match_contacts import contact_id_for
+from services.classifier.key_ids import UNKEYED_FOR_TESTS as IDS
 from services.classifier.store import Store
 from services.classifier.thread_emails import email_interaction_id, thread_id_for_root
 from services.runtime.postgres import Connection
@@ -55,7 +54,7 @@ async def _row(conn: Connection, table: str, where: str, *args: object) -> dict[
 async def test_each_field_changed_by_a_batch_is_written(database_url: str) -> None:
     feed = DirectFeed()
     c1, c3 = interaction_id("generic", "c1"), interaction_id("generic", "c3")
-    lead, jane = contact_id_for(OTHER), contact_id_for(JANE)
+    lead, jane = IDS.contact(OTHER), IDS.contact(JANE)
     q1 = email("q1@client.test")
     feed.add(
         UpsertManager(**act(1, -60, "admin"), manager_id="ann", name="Ann", email="ann@example.com",
@@ -146,7 +145,7 @@ async def test_each_field_changed_by_a_batch_is_written(database_url: str) -> No
         ("c1", "ended_at"): (None, T0 + timedelta(minutes=5, seconds=63)),
         ("c1", "talk_s"): (None, 60),
         ("c1", "manager_id"): (None, "bob"),
-        ("c1", "contact_id"): (None, contact_id_for(CLIENT)),
+        ("c1", "contact_id"): (None, IDS.contact(CLIENT)),
         ("c1", "spam_reasons"): ([], ["a real client: a 60 s conversation"]),
         ("c1", "version"): (1, 2),
         ("c3", "outcome"): (None, "connected"),
@@ -161,7 +160,7 @@ async def test_each_field_changed_by_a_batch_is_written(database_url: str) -> No
     assert before[("jane", "first_name")] == "Jane", "a meeting names a contact that has no name yet, only once"
     assert after[("jane", "first_name")] == "Jane"
     assert after[("lead", "created_automatically")] and after[("lead", "is_lead")]
-    assert before[("fill lead", "id")] == task_id("fill_contact_data", c3, f"contact:{lead}")
+    assert before[("fill lead", "id")] == IDS.task("fill_contact_data", c3, f"contact:{lead}")
     assert after[("reply", "thread_id")] == thread_id_for_root("q1@client.test")
 
 

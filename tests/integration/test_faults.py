@@ -37,11 +37,6 @@ async def test_no_event_is_lost_duplicated_or_wrong_under_every_fault() -> None:
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 8, 'Poison isolation': ingest accepts control characters (202) on every source and the "
-    "classifier crash-loops on PostgreSQL's refusal of NUL instead of dead-lettering it; fixed in another branch",
-)
 async def test_control_characters_are_refused_and_kafka_poison_is_dead_lettered() -> None:
     cfg = RunConfig(
         events=80, seed=9, faults=("poison-ingest", "poison-kafka"), poisons=("control",), drain_timeout_s=25

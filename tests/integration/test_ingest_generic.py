@@ -75,6 +75,7 @@ async def test_a_retried_delivery_gets_the_same_event_id(client: Client) -> None
     assert first["event_id"] == second["event_id"]
 
 
+# Headers are signed when the test runs, not when it is collected: a signature ages while the suite runs.
 _WIDE = b"[" * 5000 + b"]" * 5000
 _DEEP = b"[" * 1500 + b"]" * 1500
 BAD_REQUESTS = [

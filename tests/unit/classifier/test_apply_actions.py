@@ -20,7 +20,7 @@ from schemas.actions import (
     UpsertManager,
 )
 from services.classifier.apply_actions import Rejected, apply_action
-from services.classifier.match_contacts import contact_id_for
+from services.classifier.key_ids import UNKEYED_FOR_TESTS as IDS
 from tests.unit.classifier.factories import CLIENT, POLICY, T0, answered, missed
 from tests.unit.classifier.test_classify import apply_call, known_client, office, open_tasks
 
@@ -118,7 +118,7 @@ def test_reassigning_a_contact_moves_its_open_tasks_and_is_audited() -> None:
 def test_meeting_data_fills_in_the_lead_and_closes_its_fill_in_task() -> None:
     world = office()
     ix = apply_call(world, answered("c1", talk=200))
-    lead = contact_id_for(CLIENT)
+    lead = IDS.contact(CLIENT)
     [fill] = open_tasks(world, "fill_contact_data")
     meeting = MeetingData(
         date=date(2026, 11, 30),

@@ -27,7 +27,7 @@ from services.classifier.apply_events import Step, apply_events
 from services.classifier.batch_state import CLASSIFIER, BatchState, Interaction, Meeting
 from services.classifier.correlate import interaction_id
 from services.classifier.decode import ConsumedRecord
-from services.classifier.match_contacts import contact_id_for
+from services.classifier.key_ids import UNKEYED_FOR_TESTS as IDS
 from services.classifier.suggest_outcome import refresh_suggestion
 from tests.unit.classifier.factories import CLIENT, OWN, POLICY, T0, answered, missed
 from tests.unit.classifier.test_classify import apply_call, known_client, office, open_tasks
@@ -95,7 +95,7 @@ def test_an_edit_that_cannot_be_applied_is_refused_whole() -> None:
 def test_naming_a_lead_closes_its_fill_in_task() -> None:
     world = office()
     apply_call(world, answered("c1", talk=200))
-    lead = contact_id_for(CLIENT)
+    lead = IDS.contact(CLIENT)
     [fill] = open_tasks(world, "fill_contact_data")
     apply_action(world, EditContact(**base(contact_id=lead, first_name="Jane")), POLICY)
     assert world.tasks[fill.id].status == "open", "half the name is not the data set"
@@ -263,7 +263,7 @@ def test_leads_created_by_a_call_are_audited() -> None:
     world.interactions[iid] = blank_interaction(iid, "c1")
     apply_events(world, [Step(ConsumedRecord("calls", 0, n, e), iid) for n, e in enumerate(events)], {}, POLICY)
     created = {(e.entity, e.entity_id): e.after for e in world.audit if e.before is None}
-    lead = contact_id_for(CLIENT)
+    lead = IDS.contact(CLIENT)
     assert created[("contact", str(lead))] == {
         "owner_id": "ann",
         "first_name": None,

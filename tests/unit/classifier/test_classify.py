@@ -9,7 +9,7 @@ from schemas.events import CallEvent, EmailEvent
 from services.classifier.batch_state import Address, BatchState, Contact, Interaction, Task
 from services.classifier.classify import CallChange, on_call, on_email
 from services.classifier.fold_events import fold_email_into
-from services.classifier.match_contacts import contact_id_for
+from services.classifier.key_ids import UNKEYED_FOR_TESTS as IDS
 from services.classifier.score_spam import NumberStats
 from services.classifier.thread_emails import email_interaction_id, message_key, thread_of
 from services.ingest.calls.generic import GenericCallPayload, normalize_generic
@@ -108,7 +108,7 @@ def test_a_connected_call_either_way_closes_the_callback_and_records_who_and_how
 def test_an_unknown_number_on_a_real_conversation_becomes_a_lead_of_who_took_it_with_a_fill_in_task() -> None:
     world = office()
     ix = apply_call(world, answered("c1", agent="102", talk=300))
-    lead = world.contacts[contact_id_for(CLIENT)]
+    lead = world.contacts[IDS.contact(CLIENT)]
     assert ix.contact_id == lead.id
     assert (lead.owner_id, lead.created_automatically, lead.is_lead) == ("bob", True, True)
     assert world.addresses[CLIENT].contact_id == lead.id
@@ -189,7 +189,7 @@ def mail(world: BatchState, event: EmailEvent) -> Interaction:
 def test_an_inbound_email_from_a_stranger_makes_a_lead_and_a_reply_task_closed_by_our_answer() -> None:
     world = office()
     first = mail(world, email("q1@client"))
-    lead = world.contacts[contact_id_for("jane@client.test")]
+    lead = world.contacts[IDS.contact("jane@client.test")]
     assert first.contact_id == lead.id
     assert lead.owner_id == "ann", "owned by the manager whose mailbox it reached"
     [reply] = open_tasks(world, "reply")

@@ -32,6 +32,7 @@ def test_mail_domains_are_lower_cased_without_at(monkeypatch: pytest.MonkeyPatch
 def test_ingest_and_classifier_agree_on_what_is_ours(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOUCHPOINT_OWN_NUMBERS", "415 555 0100")
     monkeypatch.setenv("TOUCHPOINT_MAIL_DOMAINS", "example.com")
+    monkeypatch.setenv("TOUCHPOINT_ID_KEY", "test-touchpoint-id-key")
     ingest, policy = IngestSettings(), PolicySettings().policy()
     assert set(ingest.own_numbers) == policy.own_numbers == {"+14155550100"}
     for address in ("ann@example.com", "ann@Mail.Example.com", "x@other.org", "x@notexample.com"):

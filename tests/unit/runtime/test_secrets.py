@@ -108,7 +108,8 @@ def test_every_refused_secret_is_named_at_once(clean_env: pytest.MonkeyPatch) ->
 
 def test_the_development_values_are_those_of_dev_env() -> None:
     values = dev_env()
-    assert {values[name] for name in SECRET_VARS} == DEVELOPMENT_SECRETS
+    # The sources' secrets and the classifier's id key (services/classifier/settings.py).
+    assert {values[name] for name in [*SECRET_VARS, "TOUCHPOINT_ID_KEY"]} == DEVELOPMENT_SECRETS
     assert "TOUCHPOINT_ENV" not in values  # make run marks development itself; the file may be copied elsewhere
 
 
