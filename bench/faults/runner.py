@@ -96,7 +96,7 @@ def _kafka_poison(run_id: str) -> list[tuple[bytes, bytes]]:
         GenericCallPayload.model_validate_json(
             json.dumps(
                 {
-                    "call_id": f"{run_id}-nul\u0000x",
+                    "call_id": f"{run_id}-nulx",
                     "event": "ended",
                     "occurred_at": "2026-11-26T10:00:00Z",
                     "direction": "inbound",
@@ -109,7 +109,9 @@ def _kafka_poison(run_id: str) -> list[tuple[bytes, bytes]]:
         datetime.now(UTC),
         "US",
     )
-    return [(b"+79160000000", event.model_dump_json(by_alias=True).encode())]
+    # Ingest refuses NUL, so the NUL goes in after normalizing: what a foreign producer could put on the topic.
+    raw = event.model_dump_json(by_alias=True).encode().replace(b"-nulx", b"-nul\\u0000x")
+    return [(b"+79160000000", raw)]
 
 
 _GARBAGE = [(b"poison-1", b"\xff\xfe not json"), (b"poison-2", b'{"schema": "touchpoint.calls/1", "event_id": 1}')]

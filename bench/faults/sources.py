@@ -164,7 +164,7 @@ def plan_event(run_id: str, run: int, index: int, source: str) -> Planned:
 
 
 def plan_poison(run_id: str, index: int, source: str, poison: str) -> Planned:
-    """A request ingest must refuse: `control` (a NUL in an id), `oversize` (over the body limit), `malformed`."""
+    """A request ingest must refuse: `control` (a control character in an id), `oversize`, `malformed`."""
     external = f"{run_id}-p{index}"
     planned = _BUILDERS[source](external, number(7, index), "missed", poison)
     return Planned(planned.source, planned.external_id, None, f"poison:{poison}", planned.send)
@@ -321,8 +321,10 @@ def _address(caller: str) -> str:
 
 
 def _message_id(external: str, poison: str) -> str:
-    nul = "\x00" if poison == "control" else ""
-    return f"<{external}{nul}@client.org>"
+    # A control character ingest must refuse in an id. Not NUL: ingest drops NUL from mail headers and text (mail
+    # in the wild carries it; docs/email.md), so a NUL there is cleaned, not refused.
+    control = "\x01" if poison == "control" else ""
+    return f"<{external}{control}@client.org>"
 
 
 def _smtp(external: str, caller: str, status: str, poison: str) -> Planned:
@@ -331,10 +333,8 @@ def _smtp(external: str, caller: str, status: str, poison: str) -> Planned:
     message["From"] = f"Client <{sender}>"
     message["To"] = f"sales@{MAIL_DOMAIN}"
     message["Subject"] = "Price for 40 units?"
-    message["Message-ID"] = _message_id(external, "")
+    message["Message-ID"] = _message_id(external, poison)
     message["Date"] = datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
-    if poison == "control":
-        message["X-Poison"] = "a\x00b"
     body = "Hello, what is the price?\n" + ("x" * (2 << 20) if poison == "oversize" else "")
     message.set_content(body)
     mail = SimEmail(

@@ -10,7 +10,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from schemas.topics import CALLS, DLQ
+from schemas.actions import UpsertManager
+from schemas.topics import ACTIONS, DLQ
 from services.runtime.kafka import DurableProducer, ProducerLimits
 from services.runtime.settings import KafkaSettings
 from tests.integration.classifier_feed import applied_events, call_stream, check_exactly_once, produce, seed_managers
@@ -32,14 +33,21 @@ async def test_a_record_postgresql_refuses_is_dead_lettered_and_the_records_afte
     stream = call_stream(120, seed=8, prefix=f"p{uuid.uuid4().hex[:6]}")
     half = len(stream.events) // 2
     after = stream.events[half:]
-    # NUL passes the event model but not PostgreSQL's text; keyed like a later event, so records after it in its
-    # partition must still apply.
-    poison = after[-1].model_copy(update={"event_id": "poison:1", "call_id": "a\x00b"})
+    # Ingest's event models refuse control characters, so a call with NUL is dead-lettered when it is decoded. An
+    # action's free-text name still passes its model with a NUL, and PostgreSQL's text refuses it: a record only
+    # the database refuses, in the middle of the calls.
+    poison = UpsertManager(
+        event_id="poison:1",
+        actor_id="admin",
+        occurred_at=after[0].occurred_at,
+        manager_id="m-poison",
+        name="a\x00b",
+    )
     await seed_managers(kafka)
     await produce(kafka, stream.events[:half])
     producer = DurableProducer(kafka, ProducerLimits(), client_id="test-poison")
     try:
-        await producer.send(kafka.topics(CALLS), poison.kafka_key(), poison.model_dump_json(by_alias=True).encode())
+        await producer.send(kafka.topics(ACTIONS), poison.kafka_key(), poison.model_dump_json(by_alias=True).encode())
     finally:
         await producer.stop()
     await produce(kafka, after)
@@ -58,8 +66,8 @@ async def test_a_record_postgresql_refuses_is_dead_lettered_and_the_records_afte
         assert len(letters) == 1
         headers = headers_of(letters[0])
         assert headers["error_class"] == b"CharacterNotInRepertoireError"
-        assert headers["source_topic"] == kafka.topics(CALLS).encode()
-        assert letters[0].key is not None and letters[0].key.decode().startswith(f"{kafka.topics(CALLS)}:")
+        assert headers["source_topic"] == kafka.topics(ACTIONS).encode()
+        assert letters[0].key is not None and letters[0].key.decode().startswith(f"{kafka.topics(ACTIONS)}:")
         applied = await applied_events(conn)
     finally:
         assert await worker.stop() == 0
