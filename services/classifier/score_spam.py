@@ -208,7 +208,7 @@ def after_call(stats: NumberStats, facts: CallFacts, short_call_s: int) -> Numbe
     """Counts what the call says: evidence of a client, or a signal of a wrong number or spam; nothing else."""
     del short_call_s  # the counted short calls end within WRONG_NUMBER_MAX_S, the flag's own cut-off
     if (said := conversation(facts)) is not None:
-        return replace(stats, evidence=stats.evidence + 1, evidence_reason=said)
+        return after_evidence(stats, said)
     if facts.direction != "inbound":
         return stats
     brief_by = stats.brief_by
@@ -219,6 +219,30 @@ def after_call(stats: NumberStats, facts: CallFacts, short_call_s: int) -> Numbe
     if _one_ring(facts):
         return replace(stats, one_ring=stats.one_ring + 1, brief_by=brief_by)
     return replace(stats, calls=stats.calls + 1, brief_by=brief_by)
+
+
+def after_evidence(stats: NumberStats, said: str) -> NumberStats:
+    """One more piece of evidence that a real client uses the number; `said` is how a manager reads it."""
+    return replace(stats, evidence=stats.evidence + 1, evidence_reason=said)
+
+
+EMAIL_FROM_CLIENT = "an email from them"
+REPLY_TO_CLIENT = "our reply to their email"
+# A manager's outcome that says the caller is someone to work with ("call back", "fine"), not a wrong number.
+CLIENT_OUTCOMES: Mapping[str, str] = {
+    "call_back_later": "call back later",
+    "connected": "connected",
+    "taken_into_work": "taken into work",
+    "done": "done",
+}
+
+
+def outcome_evidence(outcome: str, previous: str | None) -> str | None:
+    """The evidence a manager's outcome on a call gives, readable; None if it gives none or the call already had
+    such an outcome (a second click on the same call is not a second piece of evidence)."""
+    if outcome not in CLIENT_OUTCOMES or previous in CLIENT_OUTCOMES:
+        return None
+    return f'a manager\'s "{CLIENT_OUTCOMES[outcome]}" on a call'
 
 
 def after_verdict(stats: NumberStats, manager_id: str, verdict: Verdict) -> NumberStats:
