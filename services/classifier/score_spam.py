@@ -55,12 +55,30 @@ class NumberStats:
     brief_by: tuple[str, ...] = ()  # managers who answered it for BRIEF_MIN_S-BRIEF_MAX_S
 
     def count(self, *verdicts: Verdict) -> int:
+        if not self.marks:  # most numbers: asked for on every call
+            return 0
         return sum(1 for v in self.marks.values() if v in verdicts)
 
     @property
     def client(self) -> bool:
         """Evidence of a real client outweighs every signal; only a person's verdict against it counts more."""
         return (self.evidence > 0 or self.count("legit") > 0) and self.count("wrong", "spam") <= self.count("legit")
+
+    def counted(
+        self, *, calls: int = 0, short_calls: int = 0, one_ring: int = 0, brief_by: tuple[str, ...] | None = None
+    ) -> NumberStats:
+        """These counts added; built directly, as `dataclasses.replace` costs more than the rest of a call's
+        scoring (bench/score_cost.py)."""
+        return NumberStats(
+            self.list,
+            self.calls + calls,
+            self.short_calls + short_calls,
+            self.marks,
+            self.evidence,
+            self.evidence_reason,
+            self.one_ring + one_ring,
+            self.brief_by if brief_by is None else brief_by,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +164,7 @@ def spam_features(facts: CallFacts, stats: NumberStats) -> list[tuple[float, str
             )
     if facts.close_numbers + 1 >= RANGE_MIN_NUMBERS:
         found.append((W_RANGE, f"{facts.close_numbers} close numbers called within {RANGE_WINDOW.seconds // 60} min"))
-    others = sorted(set(stats.brief_by) - {facts.manager_id})
-    if _brief(facts) and others:
+    if _brief(facts) and (others := set(stats.brief_by) - {facts.manager_id}):
         found.append((W_TELEMARKETER, f"answered briefly by {_plural(len(others) + 1, 'manager')}"))
     if n := stats.count("spam"):
         found.append((W_MARKED_BAD * n, f"{_plural(n, 'manager')} marked this number spam"))
@@ -187,7 +204,7 @@ def score_call(facts: CallFacts, stats: NumberStats, threshold: float, short_cal
         return Score(0.0, ("our own call",), None)  # we chose to call it: never a wrong number or spam to us
     bad, good = stats.count("wrong", "spam"), stats.count("legit")
     evidence = conversation(facts) or (stats.evidence_reason if stats.evidence else None)
-    if (facts.known_contact or evidence or stats.client) and bad <= good:
+    if (facts.known_contact or evidence or stats.evidence or good) and bad <= good:  # `stats.client`, counted once
         said = evidence or ("a named contact" if facts.known_contact else "a manager confirmed this number is fine")
         return Score(0.0, (f"a real client: {said}",), None, client=True)
     spam = spam_features(facts, stats)
@@ -215,15 +232,17 @@ def after_call(stats: NumberStats, facts: CallFacts, short_call_s: int) -> Numbe
     if _brief(facts) and facts.manager_id and facts.manager_id not in brief_by:
         brief_by = (*brief_by, facts.manager_id)
     if _short_answered(facts):
-        return replace(stats, short_calls=stats.short_calls + 1, brief_by=brief_by)
+        return stats.counted(short_calls=1, brief_by=brief_by)
     if _one_ring(facts):
-        return replace(stats, one_ring=stats.one_ring + 1, brief_by=brief_by)
-    return replace(stats, calls=stats.calls + 1, brief_by=brief_by)
+        return stats.counted(one_ring=1, brief_by=brief_by)
+    return stats.counted(calls=1, brief_by=brief_by)
 
 
 def after_evidence(stats: NumberStats, said: str) -> NumberStats:
     """One more piece of evidence that a real client uses the number; `said` is how a manager reads it."""
-    return replace(stats, evidence=stats.evidence + 1, evidence_reason=said)
+    return NumberStats(
+        stats.list, stats.calls, stats.short_calls, stats.marks, stats.evidence + 1, said, stats.one_ring, stats.brief_by
+    )
 
 
 EMAIL_FROM_CLIENT = "an email from them"
