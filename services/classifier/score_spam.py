@@ -240,9 +240,8 @@ def after_call(stats: NumberStats, facts: CallFacts, short_call_s: int) -> Numbe
 
 def after_evidence(stats: NumberStats, said: str) -> NumberStats:
     """One more piece of evidence that a real client uses the number; `said` is how a manager reads it."""
-    return NumberStats(
-        stats.list, stats.calls, stats.short_calls, stats.marks, stats.evidence + 1, said, stats.one_ring, stats.brief_by
-    )
+    s = stats
+    return NumberStats(s.list, s.calls, s.short_calls, s.marks, s.evidence + 1, said, s.one_ring, s.brief_by)
 
 
 EMAIL_FROM_CLIENT = "an email from them"
