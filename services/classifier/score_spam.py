@@ -59,11 +59,6 @@ class NumberStats:
             return 0
         return sum(1 for v in self.marks.values() if v in verdicts)
 
-    @property
-    def client(self) -> bool:
-        """Evidence of a real client outweighs every signal; only a person's verdict against it counts more."""
-        return (self.evidence > 0 or self.count("legit") > 0) and self.count("wrong", "spam") <= self.count("legit")
-
     def counted(
         self, *, calls: int = 0, short_calls: int = 0, one_ring: int = 0, brief_by: tuple[str, ...] | None = None
     ) -> NumberStats:
@@ -204,7 +199,8 @@ def score_call(facts: CallFacts, stats: NumberStats, threshold: float, short_cal
         return Score(0.0, ("our own call",), None)  # we chose to call it: never a wrong number or spam to us
     bad, good = stats.count("wrong", "spam"), stats.count("legit")
     evidence = conversation(facts) or (stats.evidence_reason if stats.evidence else None)
-    if (facts.known_contact or evidence or stats.evidence or good) and bad <= good:  # `stats.client`, counted once
+    # Evidence of a real client outweighs every signal; only people's verdicts against it count more.
+    if (facts.known_contact or evidence or stats.evidence or good) and bad <= good:
         said = evidence or ("a named contact" if facts.known_contact else "a manager confirmed this number is fine")
         return Score(0.0, (f"a real client: {said}",), None, client=True)
     spam = spam_features(facts, stats)
