@@ -119,7 +119,7 @@ def _set_outcome(state: BatchState, action: SetOutcome, policy: Policy) -> None:
             _verdict(state, action, ix, "wrong", policy)
         elif ix.flag == "pending":
             _verdict(state, action, ix, "legit", policy)
-        elif ix.flag != "confirmed" and (said := outcome_evidence(action.outcome, previous)) is not None:
+        elif ix.flag != "confirmed" and (said := outcome_evidence(action.outcome, previous, ix.suggested_outcome)):
             # "Call back" or "fine" on a call nobody flagged is evidence of a real client too.
             state.numbers[ix.phone] = after_evidence(state.numbers.get(ix.phone, NumberStats()), said)
     state.audit_change("interaction", ix.id, before, ix.snapshot())

@@ -251,10 +251,14 @@ CLIENT_OUTCOMES: Mapping[str, str] = {
 }
 
 
-def outcome_evidence(outcome: str, previous: str | None) -> str | None:
+def outcome_evidence(outcome: str, previous: str | None, suggested: str | None) -> str | None:
     """The evidence a manager's outcome on a call gives, readable; None if it gives none or the call already had
-    such an outcome (a second click on the same call is not a second piece of evidence)."""
+    such an outcome (a second click on the same call is not a second piece of evidence). The queue suggests
+    "connected" for every answered call nobody flagged and confirms suggestions in bulk: accepting that guess says
+    the line connected, not who was on it, so "connected" or "done" counts only when chosen over the suggestion."""
     if outcome not in CLIENT_OUTCOMES or previous in CLIENT_OUTCOMES:
+        return None
+    if outcome in ("connected", "done") and outcome == suggested:
         return None
     return f'a manager\'s "{CLIENT_OUTCOMES[outcome]}" on a call'
 

@@ -21,6 +21,7 @@ from schemas.actions import (
 )
 from services.classifier.apply_actions import Rejected, apply_action
 from services.classifier.key_ids import UNKEYED_FOR_TESTS as IDS
+from services.classifier.suggest_outcome import refresh_suggestion
 from tests.unit.classifier.factories import CLIENT, POLICY, T0, answered, missed
 from tests.unit.classifier.test_classify import apply_call, known_client, office, open_tasks
 
@@ -179,9 +180,14 @@ def test_a_call_back_outcome_on_an_unflagged_call_is_evidence_of_a_real_client()
     assert again.flag == "confirmed", "a person saying otherwise outweighs the evidence"
 
 
-def test_an_outcome_that_is_not_a_clients_gives_no_evidence() -> None:
+def test_an_outcome_that_is_not_a_clients_or_only_accepts_the_suggestion_gives_no_evidence() -> None:
+    """The queue confirms suggestions in bulk: "connected" on an answered call is the machine's guess accepted."""
     world = office()
     ix = apply_call(world, missed("c1", ring=20))
     apply_action(world, SetOutcome(**base(interaction_id=ix.id, outcome="no_answer")), POLICY)
+    talked = apply_call(world, answered("c2", talk=20, t0=T0 + timedelta(hours=1)))
+    refresh_suggestion(talked)
+    assert (talked.flag, talked.suggested_outcome) == (None, "connected")
+    apply_action(world, SetOutcome(**base(interaction_id=talked.id, outcome="connected")), POLICY)
     assert world.numbers[CLIENT].evidence == 0
-    assert apply_call(world, answered("c2", talk=3, t0=T0 + timedelta(days=1))).flag == "pending"
+    assert apply_call(world, answered("c3", talk=3, t0=T0 + timedelta(days=1))).flag == "pending"
