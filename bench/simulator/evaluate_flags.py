@@ -22,6 +22,7 @@ from services.classifier.correlate import interaction_id
 from services.classifier.fold_events import fold_call_into
 from services.classifier.key_ids import UNKEYED_FOR_TESTS as IDS
 from services.classifier.policy import BusinessHours, Policy
+from services.classifier.suggest_outcome import refresh_suggestion
 from services.ingest.calls.generic import GenericCallPayload, normalize_generic
 
 MONDAY = date(2026, 11, 23)
@@ -122,8 +123,8 @@ def _fold(state: BatchState, events: list[CallEvent]) -> CallChange:
 def run_week(
     seed: int, shape: DayShape = OFFICE_SHAPE, *, feedback: bool = True, days: int = 5, outcomes: float = 0.0
 ) -> Week:
-    """`outcomes`: the share of real clients' unflagged calls whose manager confirms an outcome (connected on an
-    answered call, call back later on a missed one), which is evidence of a real client for the number."""
+    """`outcomes`: the share of real clients' unflagged calls whose manager confirms an outcome: the suggested
+    "connected" on an answered call (no evidence: a guess accepted), "call back later" on a missed one (evidence)."""
     rng = random.Random(seed)
     clicks = random.Random(seed + 1)  # its own draws: the other answers stay the same whatever the share
     office_days = generate_days(seed, MONDAY, days, shape)
@@ -136,6 +137,7 @@ def run_week(
             change = _fold(world, events_of(call))
             ix = change.interaction
             on_call(world, change, policy)
+            refresh_suggestion(ix)  # what the manager's queue shows, as the classifier stores it after each batch
             if ix.flag in ("pending", "confirmed"):
                 flagged.add(call.call_id)
             week.flags.add(call, call.call_id in flagged)
