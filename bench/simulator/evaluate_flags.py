@@ -13,7 +13,7 @@ from bench.simulator.compare import CallbackCheck, StoredTask, compare_callbacks
 from bench.simulator.generate import DayShape, generate_days
 from bench.simulator.model import OfficeDay, SimCall, callback_tasks
 from bench.simulator.score import FlagScore
-from schemas.actions import MarkNumber
+from schemas.actions import MarkNumber, Outcome, SetOutcome
 from schemas.events import CallEvent
 from services.classifier.apply_actions import apply_action
 from services.classifier.batch_state import Address, BatchState, Contact, Interaction, Manager
@@ -22,6 +22,7 @@ from services.classifier.correlate import interaction_id
 from services.classifier.fold_events import fold_call_into
 from services.classifier.key_ids import UNKEYED_FOR_TESTS as IDS
 from services.classifier.policy import BusinessHours, Policy
+from services.classifier.suggest_outcome import refresh_suggestion
 from services.ingest.calls.generic import GenericCallPayload, normalize_generic
 
 MONDAY = date(2026, 11, 23)
@@ -119,8 +120,13 @@ def _fold(state: BatchState, events: list[CallEvent]) -> CallChange:
     return fold_call_into(ix, events)
 
 
-def run_week(seed: int, shape: DayShape = OFFICE_SHAPE, *, feedback: bool = True, days: int = 5) -> Week:
+def run_week(
+    seed: int, shape: DayShape = OFFICE_SHAPE, *, feedback: bool = True, days: int = 5, outcomes: float = 0.0
+) -> Week:
+    """`outcomes`: the share of real clients' unflagged calls whose manager confirms an outcome: the suggested
+    "connected" on an answered call (no evidence: a guess accepted), "call back later" on a missed one (evidence)."""
     rng = random.Random(seed)
+    clicks = random.Random(seed + 1)  # its own draws: the other answers stay the same whatever the share
     office_days = generate_days(seed, MONDAY, days, shape)
     world, policy = known_office(office_days[0])
     week = Week()
@@ -131,6 +137,7 @@ def run_week(seed: int, shape: DayShape = OFFICE_SHAPE, *, feedback: bool = True
             change = _fold(world, events_of(call))
             ix = change.interaction
             on_call(world, change, policy)
+            refresh_suggestion(ix)  # what the manager's queue shows, as the classifier stores it after each batch
             if ix.flag in ("pending", "confirmed"):
                 flagged.add(call.call_id)
             week.flags.add(call, call.call_id in flagged)
@@ -146,6 +153,16 @@ def run_week(seed: int, shape: DayShape = OFFICE_SHAPE, *, feedback: bool = True
                 interaction_id=ix.id,
                 verdict=VERDICT[call.caller],
             )
+            if call.caller == "client" and ix.flag is None and clicks.random() < outcomes:
+                outcome: Outcome = "connected" if call.status == "answered" else "call_back_later"
+                confirm = SetOutcome(
+                    event_id=mark.event_id,
+                    actor_id=mark.actor_id,
+                    occurred_at=mark.occurred_at,
+                    interaction_id=ix.id,
+                    outcome=outcome,
+                )
+                apply_action(world, confirm, policy)
             if ix.flag == "pending":
                 week.asked += 1
                 asked_numbers[call.counterpart] = asked_numbers.get(call.counterpart, 0) + 1
@@ -225,10 +242,10 @@ class Totals:
         )
 
 
-def evaluate(shape: DayShape, seeds: tuple[int, ...]) -> Totals:
+def evaluate(shape: DayShape, seeds: tuple[int, ...], outcomes: float = 0.0) -> Totals:
     totals = Totals()
     for seed in seeds:
-        totals.add(run_week(seed, shape))
+        totals.add(run_week(seed, shape, outcomes=outcomes))
     return totals
 
 
@@ -256,6 +273,8 @@ SENSITIVITY: tuple[tuple[str, dict[str, float | int]], ...] = (
     ("withheld spam 0.6", {"withheld_spam_share": 0.6}),
 )
 
+OUTCOME_SHARES = (0.7,)
+
 
 def main() -> None:
     print(HEADER)
@@ -265,6 +284,9 @@ def main() -> None:
     for label, change in SENSITIVITY:
         shape = replace(OFFICE_SHAPE, **change)  # type: ignore[arg-type] # the names above are DayShape fields
         print(evaluate(shape, HELD_OUT_SEEDS).row(f"held-out seeds, {label}"))
+    for share in OUTCOME_SHARES:
+        row = f"held-out mix, held-out seeds, managers confirming clients' outcomes {share}"
+        print(evaluate(HELD_OUT_SHAPE, HELD_OUT_SEEDS, share).row(row))
 
 
 if __name__ == "__main__":

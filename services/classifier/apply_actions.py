@@ -41,7 +41,7 @@ from services.classifier.batch_state import (
 from services.classifier.classify import close, follow_up_call
 from services.classifier.match_contacts import match_phone
 from services.classifier.policy import Policy
-from services.classifier.score_spam import NumberStats, Verdict, after_verdict
+from services.classifier.score_spam import NumberStats, Verdict, after_evidence, after_verdict, outcome_evidence
 
 _GONE = Manager("", "", None, on_duty=False, active=False)
 
@@ -110,6 +110,7 @@ def _active_manager(state: BatchState, manager_id: str) -> Manager:
 def _set_outcome(state: BatchState, action: SetOutcome, policy: Policy) -> None:
     ix = _interaction(state, action.interaction_id)
     before = ix.snapshot()
+    previous = ix.outcome
     ix.outcome, ix.outcome_by, ix.outcome_at = action.outcome, action.actor_id, action.occurred_at
     if ix.phone is not None and not ix.internal:
         # The one-click confirmation of a flag is an outcome too: "wrong number" confirms it, anything else
@@ -118,6 +119,9 @@ def _set_outcome(state: BatchState, action: SetOutcome, policy: Policy) -> None:
             _verdict(state, action, ix, "wrong", policy)
         elif ix.flag == "pending":
             _verdict(state, action, ix, "legit", policy)
+        elif ix.flag != "confirmed" and (said := outcome_evidence(action.outcome, previous, ix.suggested_outcome)):
+            # "Call back" or "fine" on a call nobody flagged is evidence of a real client too.
+            state.numbers[ix.phone] = after_evidence(state.numbers.get(ix.phone, NumberStats()), said)
     state.audit_change("interaction", ix.id, before, ix.snapshot())
 
 

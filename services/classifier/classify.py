@@ -22,9 +22,12 @@ from services.classifier.key_ids import Ids
 from services.classifier.match_contacts import Match, call_makes_lead, match_email, match_phone
 from services.classifier.policy import Policy
 from services.classifier.score_spam import (
+    EMAIL_FROM_CLIENT,
+    REPLY_TO_CLIENT,
     CallFacts,
     NumberStats,
     after_call,
+    after_evidence,
     after_range_call,
     close_callers,
     range_of,
@@ -279,6 +282,8 @@ def on_email(state: BatchState, change: EmailChange, policy: Policy) -> None:
     if status in ("auto_reply", "bulk") or match.address is None:
         return
     if status == "received":
+        if match.contact_id is not None:
+            vouch_for_phones(state, match.contact_id, EMAIL_FROM_CLIENT)
         if match.kind == "unknown":
             ix.contact_id = create_lead(
                 state, match.address, "email", mailbox_manager, [], at, ix.id, policy, "an email"
@@ -307,6 +312,16 @@ def on_email(state: BatchState, change: EmailChange, policy: Policy) -> None:
         task = state.open_task("reply", f"thread:{ix.thread_id}")
         if task is not None and at >= task.created_at:
             close(state, task, "done", "reply sent", at, by_interaction=ix.id, by_manager=mailbox_manager)
+            if match.contact_id is not None:
+                vouch_for_phones(state, match.contact_id, REPLY_TO_CLIENT)
+
+
+def vouch_for_phones(state: BatchState, contact_id: uuid.UUID, said: str) -> None:
+    """An email exchange with a contact is evidence of a real client for each of the contact's phone numbers (the
+    ones load_state loaded with the mail's contact), so a later short call from one of them is not flagged."""
+    for row in state.addresses.values():
+        if row.contact_id == contact_id and row.kind == "phone":
+            state.numbers[row.address] = after_evidence(state.numbers.get(row.address, NumberStats()), said)
 
 
 def mark_undeliverable(state: BatchState, bounce: EmailEvent, match: Match) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -55,8 +56,10 @@ async def load_state(conn: Connection, touched: Touched, ids: Ids) -> BatchState
     state = BatchState()
     await _load_managers(conn, state)
     addresses = await _load_interactions(conn, state, touched)
-    await _load_contacts(conn, state, addresses, touched.actions, ids)
-    await _load_numbers(conn, state, addresses)
+    await _load_contacts(conn, state, addresses, touched, ids)
+    # An email exchange is evidence for its contact's phone numbers (classify.vouch_for_phones): their
+    # statistics are loaded too, or writing the new evidence back would reset the rest of them.
+    await _load_numbers(conn, state, addresses | {a for a, row in state.addresses.items() if row.kind == "phone"})
     await _load_tasks(conn, state, addresses, touched.actions, ids)
     await _load_action_targets(conn, state, touched.actions)
     return state
@@ -121,15 +124,18 @@ def _action_contacts(acts: Iterable[Action]) -> set[uuid.UUID]:
     return out
 
 
-async def _load_contacts(
-    conn: Connection, state: BatchState, addresses: set[str], acts: Iterable[Action], ids: Ids
-) -> None:
-    acts = list(acts)
+async def _load_contacts(conn: Connection, state: BatchState, addresses: set[str], touched: Touched, ids: Ids) -> None:
+    """The contacts of the batch's addresses and actions, and every phone number of the contacts its emails are
+    with (an email exchange vouches for them)."""
+    acts = list(touched.actions)
     for row in await conn.fetch(
         """SELECT address, contact_id, kind, undeliverable FROM contact_addresses
-           WHERE address = ANY($1::text[]) OR contact_id = ANY($2::uuid[])""",
+           WHERE address = ANY($1::text[]) OR contact_id = ANY($2::uuid[])
+              OR (kind = 'phone' AND contact_id IN
+                  (SELECT contact_id FROM contact_addresses WHERE address = ANY($3::text[])))""",
         sorted(addresses),
         [*_duplicates(acts), *(a.contact_id for a in acts if isinstance(a, MergeContacts))],
+        sorted({e.counterpart.lower() for e in touched.emails if e.counterpart}),
     ):
         state.addresses[row["address"]] = Address(row["address"], row["contact_id"], row["kind"], row["undeliverable"])
     contact_ids = {a.contact_id for a in state.addresses.values()} | {ids.contact(a) for a in addresses}
@@ -144,8 +150,17 @@ async def _load_contacts(
 
 
 async def _load_numbers(conn: Connection, state: BatchState, addresses: set[str]) -> None:
+    """Number statistics, marks and ranges, read under an advisory lock per number and per range. Rows that do not
+    exist yet cannot be locked `FOR UPDATE`, and a range is shared by numbers other workers handle (calls are
+    partitioned by number): without the lock two batches would both start from no row and the later write would
+    drop the earlier one's numbers or counts."""
     # Email addresses are never in these tables; asking for them too costs less than telling them apart.
     wanted = sorted(addresses)
+    prefixes = sorted({p for a in wanted if (p := range_of(a))})
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k",
+        number_lock_keys([a for a in wanted if a.startswith("+")], prefixes),
+    )
     verdicts: dict[str, dict[str, Verdict]] = {}
     for row in await conn.fetch(
         "SELECT address, manager_id, verdict, marked_at FROM number_marks WHERE address = ANY($1::text[])", wanted
@@ -160,11 +175,19 @@ async def _load_numbers(conn: Connection, state: BatchState, addresses: set[str]
         state.numbers[row["address"]] = number_stats_from_row(row, verdicts.pop(row["address"], {}))
     for address, marks in verdicts.items():
         state.numbers[address] = NumberStats(marks=marks)
-    prefixes = sorted({p for a in wanted if (p := range_of(a))})
-    for row in await conn.fetch(
-        "SELECT prefix, recent FROM number_ranges WHERE prefix = ANY($1::text[]) ORDER BY prefix FOR UPDATE", prefixes
-    ):
+    for row in await conn.fetch("SELECT prefix, recent FROM number_ranges WHERE prefix = ANY($1::text[])", prefixes):
         state.ranges[row["prefix"]] = range_from_row(row)
+
+
+def number_lock_keys(numbers: Iterable[str], prefixes: Iterable[str]) -> list[int]:
+    """The advisory lock keys of numbers and ranges, sorted: every batch takes them in the same order, so two
+    batches never wait on each other's."""
+    keys = {_lock_key(f"number:{n}") for n in numbers} | {_lock_key(f"range:{p}") for p in prefixes}
+    return sorted(keys)
+
+
+def _lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8, person=b"tp-numbers").digest(), signed=True)
 
 
 async def _load_tasks(

@@ -55,12 +55,25 @@ class NumberStats:
     brief_by: tuple[str, ...] = ()  # managers who answered it for BRIEF_MIN_S-BRIEF_MAX_S
 
     def count(self, *verdicts: Verdict) -> int:
+        if not self.marks:  # most numbers: asked for on every call
+            return 0
         return sum(1 for v in self.marks.values() if v in verdicts)
 
-    @property
-    def client(self) -> bool:
-        """Evidence of a real client outweighs every signal; only a person's verdict against it counts more."""
-        return (self.evidence > 0 or self.count("legit") > 0) and self.count("wrong", "spam") <= self.count("legit")
+    def counted(
+        self, *, calls: int = 0, short_calls: int = 0, one_ring: int = 0, brief_by: tuple[str, ...] | None = None
+    ) -> NumberStats:
+        """These counts added; built directly, as `dataclasses.replace` costs more than the rest of a call's
+        scoring (bench/score_cost.py)."""
+        return NumberStats(
+            self.list,
+            self.calls + calls,
+            self.short_calls + short_calls,
+            self.marks,
+            self.evidence,
+            self.evidence_reason,
+            self.one_ring + one_ring,
+            self.brief_by if brief_by is None else brief_by,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +159,7 @@ def spam_features(facts: CallFacts, stats: NumberStats) -> list[tuple[float, str
             )
     if facts.close_numbers + 1 >= RANGE_MIN_NUMBERS:
         found.append((W_RANGE, f"{facts.close_numbers} close numbers called within {RANGE_WINDOW.seconds // 60} min"))
-    others = sorted(set(stats.brief_by) - {facts.manager_id})
-    if _brief(facts) and others:
+    if _brief(facts) and (others := set(stats.brief_by) - {facts.manager_id}):
         found.append((W_TELEMARKETER, f"answered briefly by {_plural(len(others) + 1, 'manager')}"))
     if n := stats.count("spam"):
         found.append((W_MARKED_BAD * n, f"{_plural(n, 'manager')} marked this number spam"))
@@ -187,7 +199,8 @@ def score_call(facts: CallFacts, stats: NumberStats, threshold: float, short_cal
         return Score(0.0, ("our own call",), None)  # we chose to call it: never a wrong number or spam to us
     bad, good = stats.count("wrong", "spam"), stats.count("legit")
     evidence = conversation(facts) or (stats.evidence_reason if stats.evidence else None)
-    if (facts.known_contact or evidence or stats.client) and bad <= good:
+    # Evidence of a real client outweighs every signal; only people's verdicts against it count more.
+    if (facts.known_contact or evidence or stats.evidence or good) and bad <= good:
         said = evidence or ("a named contact" if facts.known_contact else "a manager confirmed this number is fine")
         return Score(0.0, (f"a real client: {said}",), None, client=True)
     spam = spam_features(facts, stats)
@@ -208,17 +221,46 @@ def after_call(stats: NumberStats, facts: CallFacts, short_call_s: int) -> Numbe
     """Counts what the call says: evidence of a client, or a signal of a wrong number or spam; nothing else."""
     del short_call_s  # the counted short calls end within WRONG_NUMBER_MAX_S, the flag's own cut-off
     if (said := conversation(facts)) is not None:
-        return replace(stats, evidence=stats.evidence + 1, evidence_reason=said)
+        return after_evidence(stats, said)
     if facts.direction != "inbound":
         return stats
     brief_by = stats.brief_by
     if _brief(facts) and facts.manager_id and facts.manager_id not in brief_by:
         brief_by = (*brief_by, facts.manager_id)
     if _short_answered(facts):
-        return replace(stats, short_calls=stats.short_calls + 1, brief_by=brief_by)
+        return stats.counted(short_calls=1, brief_by=brief_by)
     if _one_ring(facts):
-        return replace(stats, one_ring=stats.one_ring + 1, brief_by=brief_by)
-    return replace(stats, calls=stats.calls + 1, brief_by=brief_by)
+        return stats.counted(one_ring=1, brief_by=brief_by)
+    return stats.counted(calls=1, brief_by=brief_by)
+
+
+def after_evidence(stats: NumberStats, said: str) -> NumberStats:
+    """One more piece of evidence that a real client uses the number; `said` is how a manager reads it."""
+    s = stats
+    return NumberStats(s.list, s.calls, s.short_calls, s.marks, s.evidence + 1, said, s.one_ring, s.brief_by)
+
+
+EMAIL_FROM_CLIENT = "an email from them"
+REPLY_TO_CLIENT = "our reply to their email"
+# A manager's outcome that says the caller is someone to work with ("call back", "fine"), not a wrong number.
+CLIENT_OUTCOMES: Mapping[str, str] = {
+    "call_back_later": "call back later",
+    "connected": "connected",
+    "taken_into_work": "taken into work",
+    "done": "done",
+}
+
+
+def outcome_evidence(outcome: str, previous: str | None, suggested: str | None) -> str | None:
+    """The evidence a manager's outcome on a call gives, readable; None if it gives none or the call already had
+    such an outcome (a second click on the same call is not a second piece of evidence). The queue suggests
+    "connected" for every answered call nobody flagged and confirms suggestions in bulk: accepting that guess says
+    the line connected, not who was on it, so "connected" or "done" counts only when chosen over the suggestion."""
+    if outcome not in CLIENT_OUTCOMES or previous in CLIENT_OUTCOMES:
+        return None
+    if outcome in ("connected", "done") and outcome == suggested:
+        return None
+    return f'a manager\'s "{CLIENT_OUTCOMES[outcome]}" on a call'
 
 
 def after_verdict(stats: NumberStats, manager_id: str, verdict: Verdict) -> NumberStats:

@@ -21,6 +21,7 @@ from schemas.actions import (
 )
 from services.classifier.apply_actions import Rejected, apply_action
 from services.classifier.key_ids import UNKEYED_FOR_TESTS as IDS
+from services.classifier.suggest_outcome import refresh_suggestion
 from tests.unit.classifier.factories import CLIENT, POLICY, T0, answered, missed
 from tests.unit.classifier.test_classify import apply_call, known_client, office, open_tasks
 
@@ -161,3 +162,32 @@ def test_closing_a_task_by_hand_twice_is_harmless() -> None:
         apply_action(world, CloseTask(**base(task_id=task.id, resolution="done")), POLICY)
     assert world.tasks[task.id].close_reason == "closed by hand"
     assert len([a for a in world.audit if a.entity == "task"]) == 1
+
+
+def test_a_call_back_outcome_on_an_unflagged_call_is_evidence_of_a_real_client() -> None:
+    """Issue 11: a manager's "call back" or "fine" counts, not only verdicts on flagged calls."""
+    world = office()
+    ix = apply_call(world, missed("c1", ring=20))
+    assert ix.flag is None
+    for outcome in ("call_back_later", "call_back_later", "taken_into_work"):
+        apply_action(world, SetOutcome(**base(interaction_id=ix.id, outcome=outcome)), POLICY)
+    assert world.numbers[CLIENT].evidence == 1, "clicking again on the same call is not more evidence"
+    later = apply_call(world, answered("c2", talk=3, t0=T0 + timedelta(days=1)))
+    assert later.flag is None
+    assert later.spam_reasons == ('a real client: a manager\'s "call back later" on a call',)
+    apply_action(world, SetOutcome(**base(interaction_id=later.id, outcome="wrong_number", actor_id="bob")), POLICY)
+    again = apply_call(world, answered("c3", talk=3, t0=T0 + timedelta(days=2)))
+    assert again.flag == "confirmed", "a person saying otherwise outweighs the evidence"
+
+
+def test_an_outcome_that_is_not_a_clients_or_only_accepts_the_suggestion_gives_no_evidence() -> None:
+    """The queue confirms suggestions in bulk: "connected" on an answered call is the machine's guess accepted."""
+    world = office()
+    ix = apply_call(world, missed("c1", ring=20))
+    apply_action(world, SetOutcome(**base(interaction_id=ix.id, outcome="no_answer")), POLICY)
+    talked = apply_call(world, answered("c2", talk=20, t0=T0 + timedelta(hours=1)))
+    refresh_suggestion(talked)
+    assert (talked.flag, talked.suggested_outcome) == (None, "connected")
+    apply_action(world, SetOutcome(**base(interaction_id=talked.id, outcome="connected")), POLICY)
+    assert world.numbers[CLIENT].evidence == 0
+    assert apply_call(world, answered("c3", talk=3, t0=T0 + timedelta(days=1))).flag == "pending"

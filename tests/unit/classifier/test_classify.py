@@ -228,6 +228,40 @@ def test_auto_replies_and_bulk_mail_create_no_task_and_bounces_mark_the_address_
     assert not world.tasks
 
 
+def lead_with_email(world: BatchState) -> uuid.UUID:
+    """A lead a call made, which nobody named, whose email address someone added."""
+    cid = IDS.contact(CLIENT)
+    world.contacts[cid] = Contact(cid, "ann", None, None, created_automatically=True, is_lead=True)
+    world.addresses[CLIENT] = Address(CLIENT, cid, "phone")
+    world.addresses["jane@client.test"] = Address("jane@client.test", cid, "email")
+    return cid
+
+
+def test_an_email_from_a_contact_vouches_for_its_phone_numbers() -> None:
+    """Issue 11: an email exchange is evidence of a real client; a later short call from the number is not flagged."""
+    world = office()
+    lead_with_email(world)
+    assert apply_call(world, answered("c0", talk=3, t0=T0 - timedelta(days=1))).flag == "pending"
+    mail(world, email("q1@client"))
+    assert world.numbers[CLIENT].evidence == 1
+    ix = apply_call(world, answered("c1", talk=3, t0=T0 + timedelta(days=1)))
+    assert ix.flag is None
+    assert ix.spam_reasons == ("a real client: an email from them",)
+
+
+def test_our_reply_to_a_contacts_email_vouches_for_its_phone_numbers_and_automatic_mail_does_not() -> None:
+    world = office()
+    lead_with_email(world)
+    mail(world, email("ooo@client", auto_submitted="auto-replied", is_auto_reply=True))
+    mail(world, email("news@client", precedence="bulk"))
+    mail(world, email("out0@example.com", direction="outbound"))
+    assert world.numbers.get(CLIENT, NumberStats()).evidence == 0, "only a person's mail and our replies to it"
+    mail(world, email("q1@client"))
+    mail(world, email("a1@example.com", direction="outbound", in_reply_to="q1@client", minutes=5))
+    assert world.numbers[CLIENT].evidence == 2
+    assert world.numbers[CLIENT].evidence_reason == "our reply to their email"
+
+
 def test_internal_mail_is_recorded_apart() -> None:
     world = office()
     ix = mail(world, email("int@example.com", counterpart="bob@example.com"))
