@@ -31,7 +31,7 @@ from pydantic import SecretStr
 from deploy.local.procs import free_port
 from schemas.events import EmailEvent
 from schemas.topics import EMAILS
-from services.ingest.app import IngestDeps, build_app
+from services.ingest.app import IngestDeps, build_app, server_options
 from services.ingest.email.mailgun import sign_mailgun
 from services.ingest.email.mime import MAX_MIME_DEPTH, MAX_MIME_PARTS
 from services.ingest.email.replay_cache import PostgresTokenClaims
@@ -105,7 +105,9 @@ async def running_ingest(kafka: KafkaSettings, settings: IngestSettings, **deps_
     producer, deps, smtp = await start_ingest(kafka, settings)
     deps = dataclasses.replace(deps, **deps_changes)
     try:
-        async with TestClient(TestServer(build_app(deps))) as client:
+        server = TestServer(build_app(deps))
+        await server.start_server(**server_options(settings))  # as __main__ runs it; TestClient keeps it
+        async with TestClient(server) as client:
             yield Ingest(client, smtp, deps.metrics)
     finally:
         await smtp.stop(grace_s=2)
