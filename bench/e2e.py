@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench.classifier import _classifier, produce, simulated_events
+from bench.classifier import _classifier, applied_offsets, produce, simulated_events
 from bench.infra import Child, Infra, say, service
 from bench.load import run_openloop
 from bench.openloop import percentile
@@ -48,7 +48,7 @@ class E2EOptions:
     rates: tuple[int, ...] = (200, 500, 1000, 2000)
     duration_s: float = 20.0
     warmup_s: float = 3.0
-    drain_events: int = 30_000  # for the two-against-one classifier ratio
+    drain_events: int = 20_000  # for the two-against-one classifier ratio
     # As many as ingest admits at once (TOUCHPOINT_MAX_CONCURRENT_REQUESTS): with fewer, a slow broker ack would
     # cap the rate at connections / ack time in the generator instead of showing as latency.
     connections: int = 256
@@ -238,11 +238,7 @@ async def drain_rate(infra: Infra, workdir: Path, events: int, classifiers: int)
             child.start()
         deadline = time.monotonic() + 60 + events / 100
         while True:
-            done = int(
-                await conn.fetchval(
-                    "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets WHERE group_id = $1", group
-                )
-            )
+            done = await applied_offsets(conn, group)
             now = time.monotonic()
             if first is None and done > 0:
                 first = (now, done)
