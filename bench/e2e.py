@@ -298,10 +298,12 @@ async def run_e2e_benchmark(infra: Infra, workdir: Path, opts: E2EOptions) -> E2
             results.rates.append(await run_rate(rate, opts, port, kafka, watch, workdir))
     finally:
         stop.set()
-        await consuming
-        await listener.close()
-        await asyncio.gather(asyncio.to_thread(ingest.stop), asyncio.to_thread(classifier.stop))
-        await infra.drop_database(dsn)
+        try:
+            await asyncio.gather(asyncio.to_thread(ingest.stop), asyncio.to_thread(classifier.stop))
+            await asyncio.wait([consuming], timeout=10)
+            await listener.close()
+        finally:
+            await infra.drop_database(dsn)
     say("classifier drain: one, then two members of one group ...")
     results.drain_one = await drain_rate(infra, workdir, opts.drain_events, 1)
     results.drain_two = await drain_rate(infra, workdir, opts.drain_events, 2)
