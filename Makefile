@@ -78,7 +78,7 @@ bench-deps:  ## wrk, the closed-loop HTTP load generator of the ingest benchmark
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; \
 	  else echo "wrk is needed for the ingest benchmark (apt-get install wrk)"; exit 1; fi; }
 
-bench: venv kafka-jars bench-deps  ## ingest and classifier benchmarks (BENCH_ARGS="ingest --quick"); docs/BENCHMARKS.md
+bench: venv kafka-jars bench-deps  ## ingest and classifier benchmarks (BENCH_ARGS="ingest --quick"; "e2e" for end-to-end latency); docs/BENCHMARKS.md
 	$(PY) -m bench $(BENCH_ARGS)
 
 faults: venv kafka-jars  ## the fault suite (FAULTS_ARGS="run --events 100000" | "soak --minutes 10"); docs/RELIABILITY.md

@@ -5,6 +5,7 @@ against a baseline measured in the same run, and the machine facts; docs/BENCHMA
     python -m bench                      # both (about 5-8 minutes on 2 cores)
     python -m bench ingest               # issue 3
     python -m bench classifier --quick   # issue 4, smaller sizes
+    python -m bench e2e                  # issue 8: webhook → committed row and → interactions topic, latency
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("which", nargs="*", choices=["ingest", "classifier", []], default=[])
+    parser.add_argument("which", nargs="*", choices=["ingest", "classifier", "e2e", []], default=[])
     parser.add_argument("--quick", action="store_true", help="shorter runs and smaller sizes (a smoke run)")
     parser.add_argument("--profile", action="store_true", help="also profile under --quick (full runs always do)")
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
@@ -40,7 +41,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 async def run(which: list[str], quick: bool, profile: bool, workdir: Path, out: Path | None) -> int:
     results: dict[str, Any] = {"machine": facts()}
-    infra = Infra(workdir, need_postgres="classifier" in which)
+    infra = Infra(workdir, need_postgres="classifier" in which or "e2e" in which)
     sections: list[str] = []
     try:
         await asyncio.to_thread(infra.start)
@@ -61,6 +62,13 @@ async def run(which: list[str], quick: bool, profile: bool, workdir: Path, out: 
             results["classifier"] = classifier.as_dict()
             results["machine"]["postgres"] = classifier.postgres_version
             sections.append("## Classifier (issue 4)\n\n" + report_classifier(classifier, copts))
+        if "e2e" in which:
+            from bench.e2e import E2EOptions, report_e2e, run_e2e_benchmark
+
+            eopts = E2EOptions.quick() if quick else E2EOptions()
+            e2e = await run_e2e_benchmark(infra, workdir, eopts)
+            results["e2e"] = e2e.as_dict()
+            sections.append("## End to end (issue 8)\n\n" + report_e2e(e2e, eopts))
     finally:
         await asyncio.to_thread(infra.stop)
     print("\n" + "=" * 100)

@@ -171,6 +171,13 @@ def _classifier(
     return child
 
 
+async def applied_offsets(conn: asyncpg.Connection, group: str) -> int:
+    """How many records the group has applied: the sum of its stored next offsets (every topic starts at 0)."""
+    return int(
+        await conn.fetchval("SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets WHERE group_id = $1", group)
+    )
+
+
 async def drain(
     kafka: KafkaSettings,
     dsn: str,
@@ -194,11 +201,7 @@ async def drain(
     deadline = started + 60 + expected / 100  # a bound far above any sane rate: a stuck run stops by itself
     try:
         while True:
-            done = int(
-                await conn.fetchval(
-                    "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets WHERE group_id = $1", group
-                )
-            )
+            done = await applied_offsets(conn, group)
             now = time.monotonic()
             if first is None and done > 0:
                 first = (now, done, child.cpu_seconds())

@@ -140,7 +140,14 @@ def run_wrk(
 
 
 def run_openloop(
-    port: int, bodies: Path, rate: float, duration_s: float, warmup_s: float, cpus: str | None
+    port: int,
+    bodies: Path,
+    rate: float,
+    duration_s: float,
+    warmup_s: float,
+    cpus: str | None,
+    dues: Path | None = None,
+    connections: int = 64,
 ) -> dict[str, Any]:
     argv = pinned(
         [
@@ -157,6 +164,9 @@ def run_openloop(
             str(duration_s),
             "--warmup",
             str(warmup_s),
+            "--connections",
+            str(connections),
+            *(["--dues", str(dues)] if dues is not None else []),
         ],
         cpus,
     )

@@ -62,6 +62,7 @@ class OpenLoop:
         self.connections = connections
         self.queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
         self.results: list[tuple[float, float, int]] = []  # due, done, status
+        self.dues: list[float] = []  # the due time of request i (perf_counter: CLOCK_MONOTONIC, shared by processes)
         self.errors: Counter[str] = Counter()
 
     async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -107,6 +108,7 @@ class OpenLoop:
                 await asyncio.sleep(due - now)
                 continue
             self.queue.put_nowait((due, self.requests[i % len(self.requests)]))
+            self.dues.append(due)
             i += 1
             if self.queue.qsize() > self.rate * max_backlog_s:
                 overloaded = True  # the server fell this far behind: stop instead of queueing forever
@@ -153,11 +155,13 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--dues", type=Path, help="write each request's due time here (JSON list), for bench/e2e.py")
     args = parser.parse_args()
     requests = build_requests(args.bodies, args.host, args.port, args.path)
-    result = asyncio.run(
-        OpenLoop(args.host, args.port, requests, args.rate, args.connections).run(args.duration, args.warmup)
-    )
+    loop = OpenLoop(args.host, args.port, requests, args.rate, args.connections)
+    result = asyncio.run(loop.run(args.duration, args.warmup))
+    if args.dues is not None:
+        args.dues.write_text(json.dumps(loop.dues))
     print("OPENLOOP_JSON " + json.dumps(result), flush=True)
 
 

@@ -25,8 +25,19 @@ Outcome = Literal[
 PlanMetric = Literal["contacts", "meetings", "deals_closed"]
 NumberVerdict = Literal["wrong", "spam", "legit"]
 NumberList = Literal["block", "allow", "none"]
+# No string of an action holds a C0 control character or DEL: NUL would be refused by PostgreSQL only when the
+# action is applied, and the others have no place in a name, an address or a topic typed into a form. Notes typed
+# into a text area (a meeting's result, how a consent was given) may keep TAB and line ends (docs/actions.md).
+_CONTROLS = r"\x00-\x1f\x7f"
+_NOTE_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+ONE_LINE = rf"^[^{_CONTROLS}]*[^\s{_CONTROLS}][^{_CONTROLS}]*$"
+"""Not blank, and no control character."""
+NOTES = rf"^[^{_NOTE_CONTROLS}]*[^\s{_CONTROLS}][^{_NOTE_CONTROLS}]*$"
+"""Not blank; TAB, LF and CR allowed, no other control character."""
+
 ManagerId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$")]
-Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=ONE_LINE)]
+Email = Annotated[str, Field(min_length=3, max_length=320, pattern=rf"^[^@\s{_CONTROLS}]+@[^@\s{_CONTROLS}]+$")]
 # A plan period: a calendar month (2026-11), an ISO week (2026-W48) or a day (2026-11-26).
 Period = Annotated[
     str, Field(pattern=r"^\d{4}-(?:(?:0[1-9]|1[0-2])|W(?:0[1-9]|[1-4]\d|5[0-3])|(?:0[1-9]|1[0-2])-\d{2})$")
@@ -58,9 +69,9 @@ class MeetingData(Record):
     last_name: Name
     first_name: Name
     phone: E164 | None = None
-    email: Annotated[str | None, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")] = None
-    topic: Annotated[str, Field(min_length=1, max_length=1000, pattern=r"\S")]
-    result: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S")]
+    email: Email | None = None
+    topic: Annotated[str, Field(min_length=1, max_length=1000, pattern=ONE_LINE)]
+    result: Annotated[str, Field(min_length=1, max_length=2000, pattern=NOTES)]
 
     @model_validator(mode="after")
     def _contact_details(self) -> MeetingData:
@@ -142,7 +153,7 @@ class UpsertManager(_Action):
     kind: Literal["upsert_manager"] = "upsert_manager"
     manager_id: ManagerId
     name: Name
-    email: Annotated[str | None, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")] = None
+    email: Email | None = None
     extensions: tuple[Annotated[str, Field(pattern=r"^\d{1,6}$")], ...] = ()
     on_duty: bool = False
     active: bool = True
@@ -165,7 +176,6 @@ class CloseTask(_Action):
         return str(self.task_id)
 
 
-Email = Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
 ConsentChannel = Literal["email", "phone", "sms"]
 
 
@@ -225,7 +235,7 @@ class RecordConsent(_Action):
     contact_id: uuid.UUID
     channel: ConsentChannel
     granted: bool
-    source: Annotated[str, Field(min_length=1, max_length=500, pattern=r"\S")] = Field(
+    source: Annotated[str, Field(min_length=1, max_length=500, pattern=NOTES)] = Field(
         description="how the consent was given (a call, a signed form, an email), in the operator's words"
     )
 

@@ -13,7 +13,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from schemas.topics import ALL_TOPICS
-from services.ingest.app import IngestDeps, build_app
+from services.ingest.app import IngestDeps, build_app, server_options
 from services.ingest.email.parsing_pool import ParsingPool
 from services.ingest.email.replay_cache import PostgresTokenClaims
 from services.ingest.email.smtp import SmtpServer
@@ -78,7 +78,9 @@ async def main() -> None:
         parsing=parsing,
         limits=limits,
     )
-    runner = web.AppRunner(build_app(deps), access_log=None, shutdown_timeout=settings.send_timeout_s + 1)
+    runner = web.AppRunner(
+        build_app(deps), access_log=None, shutdown_timeout=settings.send_timeout_s + 1, **server_options(settings)
+    )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     stop = shutdown_event()

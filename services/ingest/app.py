@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
+from typing import TypedDict
 
 import structlog
 from aiohttp import web
@@ -14,6 +15,7 @@ from aiohttp import web
 from services.ingest.deps import DEPS, IngestDeps
 from services.ingest.http.problems import FieldError, Problem, unavailable
 from services.ingest.openapi import build_openapi
+from services.ingest.settings import IngestSettings
 from services.ingest.sources import SOURCES
 from services.runtime.errors import KafkaUnavailable
 from services.runtime.health import add_health_routes
@@ -21,7 +23,7 @@ from services.runtime.health import add_health_routes
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-__all__ = ["IngestDeps", "build_app"]
+__all__ = ["IngestDeps", "build_app", "server_options"]
 
 
 @web.middleware
@@ -124,6 +126,17 @@ async def _body_deadline(request: web.Request, handler: Handler, timeout_s: floa
         ) from None
     finally:
         timer.cancel()
+
+
+class ServerOptions(TypedDict):
+    keepalive_timeout: float
+
+
+def server_options(settings: IngestSettings) -> ServerOptions:
+    """aiohttp server settings of the composition root (and of tests): aiohttp closes a connection that is
+    waiting for a request head when its keep-alive timer fires, the one guard against a client that sends its
+    headers byte by byte (the body has its own deadline, _body_deadline)."""
+    return {"keepalive_timeout": settings.header_read_timeout_s}
 
 
 async def openapi(request: web.Request) -> web.Response:

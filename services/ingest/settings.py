@@ -92,3 +92,11 @@ class IngestSettings(CompanySettings):
     max_smtp_sessions: int = Field(64, ge=1)
     max_bytes_in_flight: int = Field(268_435_456, ge=65_536)
     body_read_timeout_s: float = Field(30.0, gt=0)
+    # Slow senders (README, limits): a connection that has not sent a whole request head within
+    # header_read_timeout_s of connecting (or of its last answer, when kept alive) is closed; aiohttp's own
+    # default would keep it an hour. An SMTP session is closed when no command is complete for
+    # smtp_command_timeout_s (RFC 5321 asks servers to wait 5 minutes) or a DATA is not in by then, and is told
+    # 421 (senders retry) after smtp_session_max_s in all, between transactions, so no sender keeps a session slot.
+    header_read_timeout_s: float = Field(15.0, gt=0)
+    smtp_command_timeout_s: float = Field(300.0, gt=0)
+    smtp_session_max_s: float = Field(900.0, gt=0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
@@ -39,6 +39,7 @@ from services.runtime.topic_settings import (
     Replication,
     refusal,
     replication_for,
+    retention_alteration,
     topic_config,
     topic_mismatches,
 )
@@ -57,7 +58,8 @@ async def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic]) -> Non
     """Creates the missing topics of the catalogue with the replication this cluster needs (topic_settings.py) and
     checks the existing ones: one that differs (partitions, replication, min.insync.replicas, cleanup policy,
     retention) stops start-up with `TopicSettingsRefused` naming topic and setting; in development it is a
-    warning. A broker that cannot be reached is `KafkaUnavailable` (start-up waits)."""
+    warning. The one setting altered in place: a dead-letter topic kept longer than its catalogue retention is
+    lowered to it (_lower_retention). A broker that cannot be reached is `KafkaUnavailable` (start-up waits)."""
     wanted = {settings.topics(t): t for t in topics}
     admin = AIOKafkaAdminClient(client_id=f"{settings.client_id_prefix}-admin", **settings.client_kwargs())
     try:
@@ -68,11 +70,10 @@ async def ensure_topics(settings: KafkaSettings, topics: Iterable[Topic]) -> Non
         missing = [name for name in wanted if name not in existing]
         raced = await _create_topics(admin, [(name, wanted[name]) for name in missing], replication)
         present = [name for name in wanted if name in existing or name in raced]
-        reasons = [
-            reason
-            for state in await _describe_topics(admin, present)
-            for reason in topic_mismatches(wanted[state.name], state, replication)
+        states = [
+            await _lower_retention(admin, wanted[state.name], state) for state in await _describe_topics(admin, present)
         ]
+        reasons = [reason for state in states for reason in topic_mismatches(wanted[state.name], state, replication)]
     except _TRANSIENT_KAFKA_ERRORS as exc:
         raise KafkaUnavailable(f"cannot check topics: {exc!r}") from exc
     except KafkaError as exc:
@@ -118,16 +119,42 @@ async def _create_topics(
     return raced
 
 
+async def _lower_retention(admin: AIOKafkaAdminClient, topic: Topic, state: ExistingTopic) -> ExistingTopic:
+    """Alters a topic kept longer than its catalogue ceiling (topic_settings.RETENTION_CEILINGS) down to it; when
+    the broker refuses (no ALTER_CONFIGS permission), the topic stays as it was and the check names it."""
+    alteration = retention_alteration(topic, state)
+    if alteration is None:
+        return state
+    resource = ConfigResource(ConfigResourceType.TOPIC, state.name, configs=alteration)
+    for response in await admin.alter_configs([resource]):
+        for code, message, *_ in response.resources:
+            if code != 0:
+                error = for_code(code)
+                if error.retriable:
+                    raise error(f"altering {state.name}: {message}")
+                log.warning("kafka.topic_not_altered", topic=state.name, error=f"{error.__name__}: {message}")
+                return state
+    log.warning(
+        "kafka.topic_retention_lowered",
+        topic=state.name,
+        from_ms=state.config.get("retention.ms"),
+        to_ms=alteration["retention.ms"],
+    )
+    return replace(state, config={**state.config, "retention.ms": alteration["retention.ms"]}, overrides=alteration)
+
+
 async def _describe_topics(admin: AIOKafkaAdminClient, names: Sequence[str]) -> list[ExistingTopic]:
     if not names:
         return []
     described = {t["topic"]: t for t in await admin.describe_topics(list(names))}
     configs: dict[str, dict[str, str]] = {}
+    overrides: dict[str, dict[str, str]] = {}
     for response in await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in names]):
         for code, message, _type, name, entries in (r[:5] for r in response.resources):
             if code != 0:
                 raise for_code(code)(f"describing the settings of {name}: {message}")
             configs[name] = {entry[0]: entry[1] for entry in entries}
+            overrides[name] = {entry[0]: entry[1] for entry in entries if _is_topic_override(entry[3])}
     states = []
     for name in names:
         topic = described[name]
@@ -139,9 +166,15 @@ async def _describe_topics(admin: AIOKafkaAdminClient, names: Sequence[str]) -> 
                 partitions=len(topic["partitions"]),
                 replication_factor=min((len(p["replicas"]) for p in topic["partitions"]), default=0),
                 config=configs.get(name, {}),
+                overrides=overrides.get(name, {}),
             )
         )
     return states
+
+
+def _is_topic_override(flag: object) -> bool:
+    """DescribeConfigs v0 says `is_default`; v1 and later a config source, 1 being the topic's own setting."""
+    return flag is False if isinstance(flag, bool) else flag == 1
 
 
 async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeout_s: float = 15.0) -> None:

@@ -4,15 +4,21 @@ tested without a broker; `services/runtime/kafka.py` `ensure_topics` reads the c
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from schemas.topics import Topic
+from schemas.topics import DLQ, Topic
 from services.runtime.errors import StartupRefused
 
 # With acks=all an acknowledged record is on `min.insync.replicas` brokers; 3 replicas and 2 in sync survive the
 # loss of one broker without refusing writes. More replicas than this is the operator's choice (set them).
 DEFAULT_MAX_REPLICATION_FACTOR = 3
 DEFAULT_MAX_MIN_INSYNC = 2
+
+# Dead letters carry raw payloads (names, numbers): the catalogue's retention of their topic is the longest they may
+# be kept. A topic created when it was longer is altered down at start-up, in every environment (the change deletes
+# only what must go, and refusing to start would keep the data meanwhile); a shorter one is the operator's choice.
+# Other settings are never altered: a partition count or replication change needs an operator.
+RETENTION_CEILINGS = frozenset({DLQ.name})
 
 
 class TopicSettingsRefused(StartupRefused):
@@ -58,6 +64,7 @@ class ExistingTopic:
     partitions: int
     replication_factor: int
     config: Mapping[str, str]
+    overrides: Mapping[str, str] = field(default_factory=dict)  # the topic's own settings, not broker defaults
 
 
 def topic_mismatches(topic: Topic, existing: ExistingTopic, replication: Replication) -> list[str]:
@@ -77,14 +84,31 @@ def topic_mismatches(topic: Topic, existing: ExistingTopic, replication: Replica
     policy = existing.config.get("cleanup.policy")
     if policy != expected["cleanup.policy"]:
         differs("cleanup.policy", policy, expected["cleanup.policy"])
-    if "retention.ms" in expected and existing.config.get("retention.ms") != expected["retention.ms"]:
-        differs("retention.ms", existing.config.get("retention.ms"), expected["retention.ms"])
+    retention = existing.config.get("retention.ms")
+    if topic.name in RETENTION_CEILINGS:
+        if _past_ceiling(topic, retention):
+            differs("retention.ms", retention, f"at most {expected['retention.ms']}")
+    elif "retention.ms" in expected and retention != expected["retention.ms"]:
+        differs("retention.ms", retention, expected["retention.ms"])
     isr = _as_int(existing.config.get("min.insync.replicas"))
     if isr is None or isr < replication.min_insync:
         differs("min.insync.replicas", isr, f"at least {replication.min_insync}")
     elif isr > existing.replication_factor:
         differs("min.insync.replicas", isr, f"at most its replication factor {existing.replication_factor}")
     return reasons
+
+
+def retention_alteration(topic: Topic, existing: ExistingTopic) -> dict[str, str] | None:
+    """The settings to give `existing` when it keeps data longer than its catalogue ceiling allows (all of its own
+    settings with the ceiling's retention: AlterConfigs replaces the whole set), else None."""
+    if topic.name not in RETENTION_CEILINGS or not _past_ceiling(topic, existing.config.get("retention.ms")):
+        return None
+    return {**existing.overrides, "retention.ms": str(topic.retention_ms)}
+
+
+def _past_ceiling(topic: Topic, retention: str | None) -> bool:
+    current = _as_int(retention)
+    return topic.retention_ms is not None and (current is None or current < 0 or current > topic.retention_ms)
 
 
 def _as_int(value: str | None) -> int | None:

@@ -1,17 +1,19 @@
-"""Poison isolation on the real broker and PostgreSQL: a record PostgreSQL refuses (NUL in text) is dead-lettered
-with its reason in headers, the worker lives on, the records after it apply, and a restart applies nothing twice."""
+"""Poison isolation on the real broker and PostgreSQL: a record PostgreSQL refuses (a key too large for its index)
+is dead-lettered with its reason in headers, the worker lives on, the records after it apply, and a restart
+applies nothing twice."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from schemas.actions import UpsertManager
-from schemas.topics import ACTIONS, DLQ
+from schemas.events import EmailAddress, EmailEvent
+from schemas.topics import DLQ, EMAILS
 from services.runtime.kafka import DurableProducer, ProducerLimits
 from services.runtime.settings import KafkaSettings
 from tests.integration.classifier_feed import applied_events, call_stream, check_exactly_once, produce, seed_managers
@@ -33,21 +35,26 @@ async def test_a_record_postgresql_refuses_is_dead_lettered_and_the_records_afte
     stream = call_stream(120, seed=8, prefix=f"p{uuid.uuid4().hex[:6]}")
     half = len(stream.events) // 2
     after = stream.events[half:]
-    # Ingest's event models refuse control characters, so a call with NUL is dead-lettered when it is decoded. An
-    # action's free-text name still passes its model with a NUL, and PostgreSQL's text refuses it: a record only
-    # the database refuses, in the middle of the calls.
-    poison = UpsertManager(
+    # Every model refuses control characters now, so the poison is one only the database refuses: a Message-ID of
+    # 990 characters passes the schema (RFC 5322 allows 998) and ingest, but in 4-byte UTF-8 it is over 2,704 bytes,
+    # the largest entry of the btree index on interactions' external id.
+    rng = random.Random(8)
+    long_id = "<" + "".join(chr(rng.randrange(0x20000, 0x2A6D0)) for _ in range(980)) + "@client.org>"
+    poison = EmailEvent(
         event_id="poison:1",
-        actor_id="admin",
-        occurred_at=after[0].occurred_at,
-        manager_id="m-poison",
-        name="a\x00b",
+        source="smtp",
+        message_id=long_id,
+        direction="inbound",
+        sender=EmailAddress(address="ann@client.org"),
+        counterpart="ann@client.org",
+        our_address="sales@example.com",
+        received_at=after[0].occurred_at,
     )
     await seed_managers(kafka)
     await produce(kafka, stream.events[:half])
     producer = DurableProducer(kafka, ProducerLimits(), client_id="test-poison")
     try:
-        await producer.send(kafka.topics(ACTIONS), poison.kafka_key(), poison.model_dump_json(by_alias=True).encode())
+        await producer.send(kafka.topics(EMAILS), poison.kafka_key(), poison.model_dump_json(by_alias=True).encode())
     finally:
         await producer.stop()
     await produce(kafka, after)
@@ -65,9 +72,9 @@ async def test_a_record_postgresql_refuses_is_dead_lettered_and_the_records_afte
         letters = await read_topic(kafka, kafka.topics(DLQ), expect=1)
         assert len(letters) == 1
         headers = headers_of(letters[0])
-        assert headers["error_class"] == b"CharacterNotInRepertoireError"
-        assert headers["source_topic"] == kafka.topics(ACTIONS).encode()
-        assert letters[0].key is not None and letters[0].key.decode().startswith(f"{kafka.topics(ACTIONS)}:")
+        assert headers["error_class"] == b"ProgramLimitExceededError"
+        assert headers["source_topic"] == kafka.topics(EMAILS).encode()
+        assert letters[0].key is not None and letters[0].key.decode().startswith(f"{kafka.topics(EMAILS)}:")
         applied = await applied_events(conn)
     finally:
         assert await worker.stop() == 0

@@ -31,8 +31,9 @@ from pydantic import SecretStr
 from deploy.local.procs import free_port
 from schemas.events import EmailEvent
 from schemas.topics import EMAILS
-from services.ingest.app import IngestDeps, build_app
+from services.ingest.app import IngestDeps, build_app, server_options
 from services.ingest.email.mailgun import sign_mailgun
+from services.ingest.email.mime import MAX_MIME_DEPTH, MAX_MIME_PARTS
 from services.ingest.email.replay_cache import PostgresTokenClaims
 from services.ingest.email.smtp import SmtpServer
 from services.ingest.metrics import IngestMetrics
@@ -104,7 +105,9 @@ async def running_ingest(kafka: KafkaSettings, settings: IngestSettings, **deps_
     producer, deps, smtp = await start_ingest(kafka, settings)
     deps = dataclasses.replace(deps, **deps_changes)
     try:
-        async with TestClient(TestServer(build_app(deps))) as client:
+        server = TestServer(build_app(deps))
+        await server.start_server(**server_options(settings))  # as __main__ runs it; TestClient keeps it
+        async with TestClient(server) as client:
             yield Ingest(client, smtp, deps.metrics)
     finally:
         await smtp.stop(grace_s=2)
@@ -469,6 +472,57 @@ def many_parts(n: int) -> EmailMessage:
     return msg
 
 
+def tiny_parts(n: int) -> bytes:
+    head = b"From: ann@client.org\r\nTo: sales@example.com\r\nMessage-ID: <tiny@client.org>\r\nMIME-Version: 1.0\r\n"
+    parts = b"".join(b"--b\r\nContent-Type: application/octet-stream\r\n\r\nx\r\n" for _ in range(n))
+    return head + b"Content-Type: multipart/mixed; boundary=b\r\n\r\n" + parts + b"--b--\r\n"
+
+
+def nested_parts(depth: int) -> bytes:
+    head = b"From: ann@client.org\r\nTo: sales@example.com\r\nMessage-ID: <deep@client.org>\r\nMIME-Version: 1.0\r\n"
+    opening = b"".join(b"Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n" % (i, i) for i in range(depth))
+    closing = b"".join(b"\r\n--b%d--" % i for i in reversed(range(depth)))
+    return head + opening + b"Content-Type: text/plain\r\n\r\nhi" + closing + b"\r\n"
+
+
+async def test_a_message_of_too_many_or_too_deeply_nested_parts_is_refused_and_nothing_published(
+    kafka: KafkaSettings,
+) -> None:
+    """Each part is an object while the message is parsed: 25 MiB of tiny parts cost seconds and a gigabyte. Over
+    MAX_MIME_PARTS or MAX_MIME_DEPTH the message is refused where it came in (SMTP 554, Mailgun 406 naming
+    body-mime), permanently, with nothing written."""
+    settings = email_settings(smtp_max_bytes=1 << 20, email_max_body_bytes=1 << 20)
+    async with running_ingest(kafka, settings) as ingest:
+        for raw, why in (
+            (tiny_parts(MAX_MIME_PARTS + 1), "MIME parts"),
+            (nested_parts(MAX_MIME_DEPTH + 1), "deep"),
+        ):
+            client = aiosmtplib.SMTP(hostname="127.0.0.1", port=ingest.smtp.port, timeout=60)
+            async with client:
+                with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+                    await client.sendmail("ann@client.org", ["sales@example.com"], raw)
+            assert refused.value.code == 554 and why in refused.value.message, refused.value
+            form = {**mailgun_form("<mime@client.org>"), "body-mime": raw.decode()}
+            response = await ingest.client.post("/webhooks/mailgun", data=form)
+            assert response.status == 406, await response.text()
+            problem = await response.json()
+            assert [e["field"] for e in problem["errors"]] == ["body-mime"] and why in problem["detail"], problem
+        invalid = ingest.metrics.registry.get_sample_value(
+            "touchpoint_ingest_smtp_messages_total", {"result": "invalid"}
+        )
+        assert invalid == 2
+        # Just under both limits is a message like any other.
+        _, reply = await aiosmtplib.send(
+            nested_parts(MAX_MIME_DEPTH),
+            hostname="127.0.0.1",
+            port=ingest.smtp.port,
+            sender="ann@client.org",
+            recipients=["sales@example.com"],
+        )
+        assert reply.startswith("2.0.0 OK smtp:")
+    assert [e.message_id for e in await emails(kafka, expect=1)] == ["<deep@client.org>"]
+
+
 async def test_webhooks_are_answered_while_a_huge_email_is_parsed(kafka: KafkaSettings) -> None:
     """A message of a thousand parts takes seconds to parse; on the event loop it froze every webhook for that
     long. Each webhook sent meanwhile must take a small part of the message's time, not all of it."""
@@ -479,7 +533,7 @@ async def test_webhooks_are_answered_while_a_huge_email_is_parsed(kafka: KafkaSe
             started = time.monotonic()
             send = asyncio.create_task(
                 aiosmtplib.send(
-                    many_parts(1000),
+                    many_parts(MAX_MIME_PARTS - 1),  # with the text part: as many parts as a message may have
                     hostname="127.0.0.1",
                     port=smtp.port,
                     sender="ann@client.org",

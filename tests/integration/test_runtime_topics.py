@@ -13,13 +13,13 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from structlog.testing import capture_logs
 
 from deploy.local.procs import free_port
-from schemas.topics import ALL_TOPICS, CALLS, DAY_MS, REPORTS_MANAGER_DAILY
+from schemas.topics import ALL_TOPICS, CALLS, DAY_MS, DLQ, REPORTS_MANAGER_DAILY
 from services.runtime.errors import KafkaUnavailable
 from services.runtime.kafka import ensure_topics
 from services.runtime.lifecycle import EXIT_STARTUP_REFUSED
 from services.runtime.settings import KafkaSettings
 from services.runtime.topic_settings import TopicSettingsRefused
-from tests.integration.helpers import ServiceProcess, service_env
+from tests.integration.helpers import ServiceProcess, eventually, service_env
 
 pytestmark = pytest.mark.integration
 
@@ -88,6 +88,31 @@ async def test_a_calls_topic_with_wrong_settings_is_refused_in_production_and_wa
         await ensure_topics(development, ALL_TOPICS)
     warnings = [e for e in logs if e["event"] == "kafka.topic_settings_differ"]
     assert len(warnings) == 1 and any(setting in reason for reason in warnings[0]["reasons"])
+
+
+async def test_a_dead_letter_topic_created_with_a_longer_retention_is_lowered_at_start_up_in_production(
+    kafka_bootstrap: str,
+) -> None:
+    """Clusters created before the dead letters' retention became 7 days keep personal data 30: the check alters
+    that one setting in place, keeping the topic's other settings, and the next start-up finds nothing to do."""
+    settings = settings_for(kafka_bootstrap)
+    name = settings.topics(DLQ)
+    old = {"retention.ms": str(30 * DAY_MS), "min.insync.replicas": "1", "max.message.bytes": "2000000"}
+    await create_topic(settings, NewTopic(name, DLQ.partitions, 1, topic_configs=old))
+    with capture_logs() as logs:
+        await ensure_topics(settings, ALL_TOPICS)
+    [lowered] = [e for e in logs if e["event"] == "kafka.topic_retention_lowered"]
+    assert (lowered["topic"], lowered["from_ms"], lowered["to_ms"]) == (name, str(30 * DAY_MS), str(7 * DAY_MS))
+
+    async def lowered_config() -> dict[str, str] | None:  # the broker applies an alteration a moment later
+        config = (await topic_configs(settings, [name]))[name]
+        return config if config["retention.ms"] == str(7 * DAY_MS) else None
+
+    config = await eventually(lowered_config, timeout=10)
+    assert (config["max.message.bytes"], config["min.insync.replicas"]) == ("2000000", "1")
+    with capture_logs() as logs:
+        await ensure_topics(settings, ALL_TOPICS)
+    assert not [e for e in logs if e["event"].startswith("kafka.topic_")], logs
 
 
 async def test_a_compacted_topic_that_deletes_is_refused(kafka_bootstrap: str) -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from schemas.events import NO_CONTROLS, CallEvent, CallPhase, CallStatus
 from services.ingest.calls.phones import normalize_phone
@@ -114,6 +114,17 @@ class GenericCallPayload(BaseModel):
     talk_s: Annotated[int | None, Field(ge=0, le=7 * 24 * 3600)] = None
     recording_url: Annotated[str, Field(max_length=2000, pattern=NO_CONTROLS)] | None = None
     sequence: Annotated[int | None, Field(ge=0)] = None
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _representable_in_utc(cls, value: datetime) -> datetime:
+        # 9999-12-31T23:00-05:00 is a valid datetime, but not in UTC, where every event is normalized: refused here
+        # (422 naming the field) instead of an OverflowError answered 500, which the sender would retry for ever.
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("the time is outside the years 1-9999 in UTC") from None
+        return value
 
 
 def generic_event_id(payload: GenericCallPayload) -> str:

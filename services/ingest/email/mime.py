@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from email import errors as email_errors
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
+from email.policy import Policy
 
 from pydantic import ValidationError
 
@@ -30,6 +31,10 @@ from services.ingest.email.headers import (
 from services.runtime.company import is_our_address
 
 MAX_ATTACHMENTS = 100
+# Every MIME part becomes a Python object while the message is parsed: 25 MiB of tiny parts would be a million
+# of them (seconds of CPU, a gigabyte of memory). No mail client nests or splits a message anywhere near this.
+MAX_MIME_PARTS = 1000
+MAX_MIME_DEPTH = 50
 
 _AUTO_REPLY_SUBJECT = re.compile(
     r"^\s*(auto(matic)?[ -]?(reply|response|antwort)|auto:|out of (the )?office|abwesenheitsnotiz|"
@@ -188,9 +193,38 @@ def _safe_filename(part: Message) -> str | None:
         return None
 
 
+class TooComplex(InvalidEmail):
+    """More MIME parts, or deeper nesting, than MAX_MIME_PARTS / MAX_MIME_DEPTH: refused while parsing."""
+
+
+class _CountedPart(EmailMessage):
+    depth = 0
+
+    def attach(self, payload: _CountedPart) -> None:  # type: ignore[override]  # the parser attaches ours only
+        payload.depth = self.depth + 1
+        if payload.depth > MAX_MIME_DEPTH:
+            raise TooComplex(f"the message nests MIME parts more than {MAX_MIME_DEPTH} deep")
+        super().attach(payload)
+
+
+class _PartBudget:
+    """The parser's message factory for one message: counts the parts as the parser creates them, so a message
+    over the limit is refused before the rest of it is built."""
+
+    def __init__(self) -> None:
+        self.parts = -1  # the message itself is not one of its parts
+
+    def __call__(self, policy: Policy) -> _CountedPart:  # `policy`: the parser passes it by that name
+        self.parts += 1
+        if self.parts > MAX_MIME_PARTS:
+            raise TooComplex(f"the message has more than {MAX_MIME_PARTS} MIME parts")
+        return _CountedPart(policy)
+
+
 def parse_message(raw: bytes) -> EmailMessage:
-    msg = message_from_bytes(raw, policy=policy.default)
-    assert isinstance(msg, EmailMessage)  # policy.default builds EmailMessage
+    """Raises TooComplex past MAX_MIME_PARTS parts or MAX_MIME_DEPTH levels of nesting."""
+    msg = message_from_bytes(raw, policy=policy.default.clone(message_factory=_PartBudget()))
+    assert isinstance(msg, EmailMessage)  # the factory builds EmailMessage
     return msg
 
 

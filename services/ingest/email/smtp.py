@@ -117,11 +117,15 @@ class MailHandler:
 
 
 class _IngestSMTP(SMTP):
-    """Counts sessions and the 552s that aiosmtpd answers itself, and lets shutdown find open sessions."""
+    """Counts sessions and the 552s that aiosmtpd answers itself, lets shutdown find open sessions, and ends a
+    session older than TOUCHPOINT_SMTP_SESSION_MAX_S: aiosmtpd's own timeout restarts with every command, so a
+    sender sending NOOP now and then would otherwise keep its session slot for ever."""
 
     def __init__(self, server: SmtpServer, handler: MailHandler, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self._owner = server
+        self._in_data = False
+        self._session_end: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         first = self.transport is None
@@ -129,10 +133,24 @@ class _IngestSMTP(SMTP):
         if first:
             self._owner.sessions.add(self)
             self._owner.metrics.smtp_sessions.inc()
+            self._session_end = self.loop.call_later(self._owner.settings.smtp_session_max_s, self._end_session)
 
     def connection_lost(self, error: Exception | None) -> None:
         self._owner.sessions.discard(self)
+        if self._session_end is not None:
+            self._session_end.cancel()
         super().connection_lost(error)
+
+    def _end_session(self) -> None:
+        transport = self.transport
+        if not isinstance(transport, asyncio.WriteTransport) or transport.is_closing():
+            return
+        if self._in_data:  # a message being received or published finishes first; it is bounded by its timeouts
+            self._session_end = self.loop.call_later(1.0, self._end_session)
+            return
+        self._owner.metrics.smtp_messages.labels("session_expired").inc()
+        transport.write(b"421 4.4.2 Session too long; reconnect to send more\r\n")
+        transport.close()
 
     async def smtp_DATA(self, arg: str) -> None:
         """The message is held in memory while it is received and parsed: it reserves the size limit in the
@@ -142,9 +160,11 @@ class _IngestSMTP(SMTP):
             self._owner.metrics.smtp_messages.labels("busy").inc()
             await self.push("451 4.3.1 Too much mail in progress; try again later")
             return
+        self._in_data = True
         try:
             await super().smtp_DATA(arg)
         finally:
+            self._in_data = False
             self._owner.limits.release(size)
 
     async def push(self, status: AnyStr) -> None:
@@ -200,7 +220,7 @@ class SmtpServer:
             enable_SMTPUTF8=True,
             hostname=self.settings.smtp_hostname,
             ident="Touchpoint ingest",
-            timeout=300,
+            timeout=self.settings.smtp_command_timeout_s,
             loop=asyncio.get_running_loop(),
         )
         self.sessions.add(session)  # counted from here, so a burst of connections cannot pass the limit

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.topics import CALLS, DAY_MS, REPORTS_MANAGER_DAILY
+from schemas.topics import CALLS, DAY_MS, DLQ, REPORTS_MANAGER_DAILY
 from services.runtime.settings import KafkaSettings
 from services.runtime.topic_settings import (
     ExistingTopic,
     Replication,
     TopicSettingsRefused,
     replication_for,
+    retention_alteration,
     topic_config,
     topic_mismatches,
 )
@@ -88,3 +89,34 @@ def test_a_compacted_topic_is_checked_for_its_policy_not_a_retention() -> None:
         "cleanup.policy": "compact",
         "min.insync.replicas": "2",
     }
+
+
+def dlq(retention_ms: str | None, overrides: dict[str, str] | None = None) -> ExistingTopic:
+    config = {"cleanup.policy": "delete", "min.insync.replicas": "1"}
+    if retention_ms is not None:
+        config["retention.ms"] = retention_ms
+    return ExistingTopic(DLQ.name, DLQ.partitions, 1, config, overrides or {})
+
+
+@pytest.mark.parametrize("retention", [str(30 * DAY_MS), "-1", None])
+def test_a_dead_letter_topic_kept_longer_than_its_ceiling_is_altered_keeping_its_own_settings(
+    retention: str | None,
+) -> None:
+    own = {"max.message.bytes": "2000000", **({"retention.ms": retention} if retention else {})}
+    assert retention_alteration(DLQ, dlq(retention, own)) == {
+        "retention.ms": str(7 * DAY_MS),
+        "max.message.bytes": "2000000",
+    }
+    reasons = topic_mismatches(DLQ, dlq(retention), Replication(1, 1))
+    assert reasons == [f"topic {DLQ.name}: retention.ms is {retention}, expected at most {7 * DAY_MS}"]
+
+
+@pytest.mark.parametrize("retention", [str(7 * DAY_MS), str(DAY_MS)])
+def test_a_dead_letter_topic_within_its_ceiling_is_left_alone(retention: str) -> None:
+    assert retention_alteration(DLQ, dlq(retention)) is None
+    assert topic_mismatches(DLQ, dlq(retention), Replication(1, 1)) == []
+
+
+def test_only_the_dead_letter_topics_retention_is_ever_altered() -> None:
+    longer = existing(config={"retention.ms": str(30 * DAY_MS)})
+    assert retention_alteration(CALLS, longer) is None

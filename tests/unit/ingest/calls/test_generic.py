@@ -59,6 +59,8 @@ def test_the_same_instant_in_another_offset_is_the_same_event() -> None:
     ("overrides", "field"),
     [
         ({"occurred_at": "2026-11-26T10:00:00"}, "occurred_at"),
+        ({"occurred_at": "9999-12-31T23:00:00-05:00"}, "occurred_at"),
+        ({"occurred_at": "0001-01-01T00:30:00+01:00"}, "occurred_at"),
         ({"event": "exploded"}, "event"),
         ({"duration_s": -1}, "duration_s"),
         ({"unexpected": 1}, "unexpected"),

@@ -1,0 +1,337 @@
+"""End-to-end latency (issue 8): signed generic webhooks at a fixed rate → the committed interaction row, and →
+the `touchpoint.interactions.v1` record, each measured from the request's scheduled send time; and the drain rate
+of two classifiers against one.
+
+The open-loop generator (bench/openloop.py) writes each request's due time; a trigger in this run's own database
+NOTIFYs each inserted `interaction_events` row (a notification is delivered at commit), and a consumer reads the
+interactions topic. All three use CLOCK_MONOTONIC (time.perf_counter), so their times compare across processes.
+An event's topic time is the first record of its interaction received after the event's commit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from bench.classifier import _classifier, applied_offsets, produce, simulated_events
+from bench.infra import Child, Infra, say, service
+from bench.load import run_openloop
+from bench.openloop import percentile
+from bench.simulator import DayShape, generate_day
+from deploy.local.procs import free_port
+from schemas.topics import INTERACTIONS
+from services.ingest.calls.generic import sign_generic
+from services.runtime.settings import KafkaSettings
+
+SECRET = "bench-generic-secret"  # noqa: S105 - a throwaway secret for a local benchmark
+
+_NOTIFY = """
+CREATE FUNCTION bench_e2e_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('bench_e2e', NEW.event_id || ' ' || NEW.interaction_id::text);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER bench_e2e_notify AFTER INSERT ON interaction_events FOR EACH ROW EXECUTE FUNCTION bench_e2e_notify();
+"""
+
+
+@dataclass(frozen=True)
+class E2EOptions:
+    rates: tuple[int, ...] = (200, 500, 1000, 2000)
+    duration_s: float = 20.0
+    warmup_s: float = 3.0
+    drain_events: int = 20_000  # for the two-against-one classifier ratio
+    # As many as ingest admits at once (TOUCHPOINT_MAX_CONCURRENT_REQUESTS): with fewer, a slow broker ack would
+    # cap the rate at connections / ack time in the generator instead of showing as latency.
+    connections: int = 256
+
+    @classmethod
+    def quick(cls) -> E2EOptions:
+        return cls(rates=(200, 1000), duration_s=6.0, warmup_s=2.0, drain_events=8_000)
+
+
+@dataclass
+class RateResult:
+    rate: int
+    sent: int
+    accepted: int
+    achieved_rate: float
+    http_p99_ms: float
+    committed: int
+    on_topic: int
+    row_ms: dict[str, float]
+    topic_ms: dict[str, float]
+    load_avg: str
+    overloaded: bool
+
+    @property
+    def sustained(self) -> bool:
+        """Ingest took every request at the rate asked and the classifier kept up (no growing backlog)."""
+        return (
+            not self.overloaded
+            and self.accepted == self.sent
+            and self.committed >= 0.999 * self.accepted
+            and self.achieved_rate >= 0.95 * self.rate
+            and self.row_ms["p99"] < 1000
+        )
+
+
+@dataclass
+class E2EResults:
+    rates: list[RateResult] = field(default_factory=list)
+    drain_one: float = 0.0
+    drain_two: float = 0.0
+
+    @property
+    def highest_sustained(self) -> int | None:
+        ok = [r.rate for r in self.rates if r.sustained]
+        return max(ok) if ok else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rates": [asdict(r) | {"sustained": r.sustained} for r in self.rates],
+            "highest_sustained": self.highest_sustained,
+            "drain_one_per_s": self.drain_one,
+            "drain_two_per_s": self.drain_two,
+        }
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def write_bodies(path: Path, count: int, tag: str, seed: int) -> list[str]:
+    """`count` signed generic call events of simulated office days, each with its own id; returns the event ids
+    in order. Call ids carry `tag`, so every rate's calls are new interactions."""
+    lines: list[bytes] = []
+    ids: list[str] = []
+    day = date(2026, 11, 2)
+    while len(lines) < count:
+        for step in generate_day(seed, day, DayShape(managers=40)).steps:
+            payload = dict(step.payload) | {"id": f"{tag}-{len(lines)}", "call_id": f"{tag}-{step.payload['call_id']}"}
+            body = json.dumps(payload, separators=(",", ":")).encode()
+            lines.append(sign_generic(SECRET.encode(), int(time.time()), body).encode() + b"\t" + body)
+            ids.append(f"generic:{payload['id']}")
+            if len(lines) >= count:
+                break
+        day += timedelta(days=1)
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return ids
+
+
+class Watch:
+    """Commit times of interaction events (NOTIFY) and receive times of interaction records (the topic)."""
+
+    def __init__(self) -> None:
+        self.committed: dict[str, tuple[float, str]] = {}  # event id → (commit time, interaction id)
+        self.records: dict[str, list[float]] = {}  # interaction id → receive times
+
+    def on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        event_id, _, interaction = str(payload).partition(" ")
+        self.committed.setdefault(event_id, (time.perf_counter(), interaction))
+
+    async def consume(self, kafka: KafkaSettings, stop: asyncio.Event) -> None:
+        topic = kafka.topics(INTERACTIONS)
+        consumer = AIOKafkaConsumer(**kafka.client_kwargs(), enable_auto_commit=False, fetch_max_wait_ms=20)
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(topic, p) for p in range(INTERACTIONS.partitions)]
+            consumer.assign(partitions)
+            await consumer.seek_to_end(*partitions)
+            while not stop.is_set():
+                batch = await consumer.getmany(timeout_ms=50)
+                now = time.perf_counter()
+                for records in batch.values():
+                    for record in records:
+                        if record.key is not None:
+                            self.records.setdefault(record.key.decode(), []).append(now)
+        finally:
+            await consumer.stop()
+
+    def topic_time(self, committed_at: float, interaction: str) -> float | None:
+        return next((t for t in self.records.get(interaction, ()) if t >= committed_at), None)
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {f"p{q:g}": round(percentile(ordered, q), 1) for q in (50, 90, 99, 99.9)} | {
+        "max": round(ordered[-1], 1) if ordered else float("nan")
+    }
+
+
+async def run_rate(
+    rate: int, opts: E2EOptions, port: int, kafka: KafkaSettings, watch: Watch, workdir: Path
+) -> RateResult:
+    count = int(rate * (opts.warmup_s + opts.duration_s))
+    bodies, dues_file = workdir / f"e2e-{rate}.bodies", workdir / f"e2e-{rate}.dues.json"
+    ids = await asyncio.to_thread(write_bodies, bodies, count, f"r{rate}-{time.monotonic_ns()}", 300 + rate)
+    load = _load()
+    http = await asyncio.to_thread(
+        run_openloop, port, bodies, rate, opts.duration_s, opts.warmup_s, "1", dues_file, opts.connections
+    )
+    dues: list[float] = json.loads(dues_file.read_text())
+    sent_ids = ids[: len(dues)]
+    # The classifier and relay finish what was accepted (bounded: a backlog that does not drain is the result).
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if sum(1 for e in sent_ids if e in watch.committed) >= http["ok_total"]:
+            break
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1.0)
+    t0 = dues[0] if dues else 0.0
+    row: list[float] = []
+    topic: list[float] = []
+    committed = on_topic = 0
+    for event_id, due in zip(sent_ids, dues, strict=True):
+        seen = watch.committed.get(event_id)
+        if seen is None:
+            continue
+        committed += 1
+        at_topic = watch.topic_time(*seen)
+        on_topic += at_topic is not None
+        if due < t0 + opts.warmup_s:
+            continue
+        row.append((seen[0] - due) * 1000)
+        if at_topic is not None:
+            topic.append((at_topic - due) * 1000)
+    result = RateResult(
+        rate=rate,
+        sent=http["sent"],
+        accepted=http["ok_total"],
+        achieved_rate=http["achieved_rate"],
+        http_p99_ms=http["p99_ms"],
+        committed=committed,
+        on_topic=on_topic,
+        row_ms=_percentiles(row),
+        topic_ms=_percentiles(topic),
+        load_avg=load,
+        overloaded=http["overloaded"],
+    )
+    say(
+        f"  {rate}/s: row p50 {result.row_ms['p50']} p99 {result.row_ms['p99']} ms, topic p50 "
+        f"{result.topic_ms['p50']} p99 {result.topic_ms['p99']} ms; {committed}/{result.accepted} committed,"
+        f" {result.accepted}/{result.sent} accepted ({http['statuses']}, errors {http['errors']}), load {load}"
+    )
+    return result
+
+
+async def drain_rate(infra: Infra, workdir: Path, events: int, classifiers: int) -> float:
+    """Events/s that `classifiers` members of one group apply from a pre-filled calls topic (first commit → last)."""
+    kafka = await infra.kafka_settings(f"e2e-drain{classifiers}")
+    dsn = await infra.new_database(f"e2e_drain{classifiers}")
+    records, _ = simulated_events(events, seed=500)
+    await produce(kafka, records)
+    children = [_classifier(kafka, dsn, workdir, f"drain{classifiers}-{i}", None, None) for i in range(classifiers)]
+    group = f"{kafka.topic_namespace}-classifier"
+    conn = await asyncpg.connect(dsn)
+    first: tuple[float, int] | None = None
+    try:
+        for child in children:
+            child.start()
+        deadline = time.monotonic() + 60 + events / 100
+        while True:
+            done = await applied_offsets(conn, group)
+            now = time.monotonic()
+            if first is None and done > 0:
+                first = (now, done)
+            if done >= len(records):
+                break
+            if now > deadline:
+                raise TimeoutError(f"{classifiers} classifier(s) applied {done}/{len(records)}")
+            await asyncio.sleep(0.05)
+    finally:
+        await asyncio.gather(*(asyncio.to_thread(child.stop) for child in children))
+        await conn.close()
+        await infra.drop_database(dsn)
+    assert first is not None
+    rate = (len(records) - first[1]) / max(now - first[0], 1e-9)
+    say(f"  {classifiers} classifier(s): {rate:,.0f} events/s")
+    return rate
+
+
+async def run_e2e_benchmark(infra: Infra, workdir: Path, opts: E2EOptions) -> E2EResults:
+    results = E2EResults()
+    kafka = await infra.kafka_settings("e2e")
+    dsn = await infra.new_database("e2e")
+    setup = await asyncpg.connect(dsn)
+    await setup.execute(_NOTIFY)
+    await setup.close()
+    port = free_port()
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "TOUCHPOINT_TOPIC_NAMESPACE": kafka.topic_namespace,
+        "TOUCHPOINT_GENERIC_SECRET": SECRET,
+        "TOUCHPOINT_INGEST_PORT": str(port),
+        "TOUCHPOINT_SMTP_PORT": str(free_port()),
+        "TOUCHPOINT_OWN_NUMBERS": "+14155550100,+14155550101",
+        "TOUCHPOINT_DEFAULT_REGION": "US",
+        "TOUCHPOINT_LOG_FORMAT": "json",
+        "DATABASE_URL": dsn,
+    }
+    ingest = service("ingest", env, workdir)
+    classifier: Child = _classifier(kafka, dsn, workdir, "e2e", None, None)
+    watch = Watch()
+    listener = await asyncpg.connect(dsn)
+    await listener.add_listener("bench_e2e", watch.on_notify)
+    stop = asyncio.Event()
+    consuming = asyncio.create_task(watch.consume(kafka, stop))
+    try:
+        ingest.start()
+        classifier.start()
+        await asyncio.to_thread(ingest.wait_ready, f"http://127.0.0.1:{port}/readyz")
+        # Until the classifier has joined its group and applied something, latencies would measure its start-up.
+        priming = E2EOptions(rates=(50,), duration_s=2.0, warmup_s=1.0)
+        for _ in range(10):
+            primed = await run_rate(50, priming, port, kafka, watch, workdir)
+            if primed.committed == primed.sent:
+                break
+        for rate in opts.rates:
+            say(f"end to end at {rate} events/s ({opts.duration_s:g} s after {opts.warmup_s:g} s of warm-up) ...")
+            results.rates.append(await run_rate(rate, opts, port, kafka, watch, workdir))
+    finally:
+        stop.set()
+        try:
+            await asyncio.gather(asyncio.to_thread(ingest.stop), asyncio.to_thread(classifier.stop))
+            await asyncio.wait([consuming], timeout=10)
+            await listener.close()
+        finally:
+            await infra.drop_database(dsn)
+    say("classifier drain: one, then two members of one group ...")
+    results.drain_one = await drain_rate(infra, workdir, opts.drain_events, 1)
+    results.drain_two = await drain_rate(infra, workdir, opts.drain_events, 2)
+    return results
+
+
+def report_e2e(results: E2EResults, opts: E2EOptions) -> str:
+    lines = [
+        f"Open loop, {opts.duration_s:g} s per rate after {opts.warmup_s:g} s of warm-up; latency from each request's"
+        " scheduled send time, in ms.",
+        "",
+        "| rate/s | load avg | achieved/s | 2xx/sent | HTTP p99 | row p50 | row p90 | row p99 | row max"
+        " | topic p50 | topic p90 | topic p99 | topic max | sustained |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results.rates:
+        lines.append(
+            f"| {r.rate:,} | {r.load_avg} | {r.achieved_rate:,.0f} | {r.accepted:,}/{r.sent:,} | {r.http_p99_ms:.0f}"
+            f" | {r.row_ms['p50']:.0f} | {r.row_ms['p90']:.0f} | {r.row_ms['p99']:.0f} | {r.row_ms['max']:.0f}"
+            f" | {r.topic_ms['p50']:.0f} | {r.topic_ms['p90']:.0f} | {r.topic_ms['p99']:.0f}"
+            f" | {r.topic_ms['max']:.0f} | {'yes' if r.sustained else 'no'} |"
+        )
+    best = results.highest_sustained
+    ratio = results.drain_two / results.drain_one if results.drain_one else float("nan")
+    lines += [
+        "",
+        f"Highest sustained rate of those tried: {f'{best:,}/s' if best else 'none'}.",
+        f"Classifier drain: one {results.drain_one:,.0f} events/s, two {results.drain_two:,.0f} events/s;"
+        f" **two / one = {ratio:.2f}**.",
+    ]
+    return "\n".join(lines)
