@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from playwright.async_api import Browser, Page, expect
 from schemas.actions import ACTION_ADAPTER, SetOutcome
 from schemas.topics import ACTIONS
 from tests.integration.helpers import read_topic
-from tests.integration.reporting_world import ACCOUNTS, PASSWORD, Reporting
+from tests.integration.reporting_world import ACCOUNTS, NOW, PASSWORD, Reporting
 
 pytestmark = pytest.mark.integration
 
@@ -115,9 +116,10 @@ async def test_screenshots_of_every_page(browser: Browser, reporting: Reporting)
     office = reporting.office
     await reporting.pool.execute(
         """INSERT INTO contact_consents (contact_id, channel, granted, source, recorded_by, recorded_at)
-           VALUES ($1, 'email', true, 'said yes on the call of 30 Nov', 'otto@example.com', now()),
-                  ($1, 'sms', false, 'asked for no texts', 'otto@example.com', now())""",
+           VALUES ($1, 'email', true, 'said yes on the call of 30 Nov', 'otto@example.com', $2),
+                  ($1, 'sms', false, 'asked for no texts', 'otto@example.com', $2)""",
         office.ann_contact,
+        NOW - timedelta(hours=2),
     )
     merged = uuid.uuid4()
     await reporting.pool.execute(
