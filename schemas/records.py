@@ -44,6 +44,10 @@ class InteractionChanged(Record):
     talk_s: int | None = None
     changed_at: AwareDatetime
     outcome: Outcome | None = Field(None, description="the outcome a person confirmed or chose")
+    suggested_outcome: Outcome | None = Field(
+        None,
+        description="the outcome the classifier suggests a person confirm (services/classifier/suggest_outcome.py)",
+    )
     thread_id: str | None = Field(None, description="emails: the thread this message belongs to")
     spam_score: float | None = Field(None, ge=0, le=1, description="wrong-number/spam score of a call")
     spam_reasons: tuple[str, ...] = Field((), description="human-readable reasons behind the score")
@@ -83,6 +87,8 @@ class InteractionRow(Protocol):
     @property
     def outcome(self) -> str | None: ...
     @property
+    def suggested_outcome(self) -> str | None: ...
+    @property
     def thread_id(self) -> uuid.UUID | None: ...
     @property
     def spam_score(self) -> float | None: ...
@@ -112,6 +118,7 @@ def interaction_changed(ix: InteractionRow, now: datetime) -> InteractionChanged
         talk_s=ix.talk_s,
         changed_at=now,
         outcome=ix.outcome,
+        suggested_outcome=ix.suggested_outcome,
         thread_id=_str(ix.thread_id),
         spam_score=ix.spam_score,
         spam_reasons=ix.spam_reasons,

@@ -24,7 +24,6 @@ from services.reporting.queries import (
     open_tasks,
     plan_progress,
     queue_state,
-    with_suggestion,
 )
 from services.reporting.report_managers import parse_period
 from services.reporting.views import Ctx, Result, field_errors
@@ -134,7 +133,7 @@ async def _confirm_one(ctx: Ctx, iid: uuid.UUID, outcome: str | None, managers: 
     item = await get_interaction(ctx.deps.pool, managers, iid)
     if item is None:
         raise not_found(f"interaction {iid}")
-    chosen = outcome or with_suggestion(item).get("suggested_outcome")
+    chosen = outcome or item["suggested_outcome"]
     if chosen is None:
         raise invalid([FieldError("outcome", "there is no suggestion for this interaction: name an outcome")])
     action = SetOutcome.model_validate(stamp(ctx) | {"interaction_id": iid, "outcome": chosen})
@@ -206,4 +205,4 @@ async def interaction(ctx: Ctx) -> Result:
     item = await get_interaction(ctx.deps.pool, await ctx.managers(), iid)
     if item is None:
         raise not_found(f"interaction {iid}")
-    return Result(shown(ctx, with_suggestion(item)))
+    return Result(shown(ctx, item))

@@ -9,13 +9,14 @@ from urllib.parse import quote
 
 import asyncpg
 
-from schemas.actions import ReassignContact, ReassignTask, UpsertManager
+from schemas.actions import ReassignContact, ReassignTask
 from services.reporting.accounts import AccountError, add_user, deactivate_user, list_users
 from services.reporting.confirm_outcomes import stamp
 from services.reporting.permissions import ROLES
 from services.reporting.plan_handover import Handover, plan_handover
 from services.reporting.problems import FieldError, invalid, not_found
 from services.reporting.queries import jsonable, manager_base, managers_list
+from services.reporting.retire_managers import deactivate, manager_upsert
 from services.reporting.views import Ctx, Result
 
 
@@ -51,12 +52,13 @@ async def add_account(ctx: Ctx) -> Result:
 
 
 async def deactivate_account(ctx: Ctx) -> Result:
+    """Locks the account; a manager's also stops the classifier giving them work (upsert_manager active=false)."""
     try:
         uid = uuid.UUID(ctx.request.match_info["id"])
     except ValueError:
         raise not_found("account") from None
     email = await ctx.deps.pool.fetchval("SELECT email FROM users WHERE id = $1", uid)
-    if email is None or not await deactivate_user(ctx.deps.pool, email):
+    if email is None or not await deactivate(ctx.deps.pool, email, ctx.send, stamp(ctx)):
         raise not_found("active account")
     return Result({"id": str(uid), "active": False}, 200, redirect="/admin/users?sent=deactivated")
 
@@ -129,27 +131,8 @@ async def hand_over(ctx: Ctx) -> Result:
         await ctx.send(ReassignContact.model_validate(stamp(ctx) | {"contact_id": cid, "manager_id": target}))
     for tid, target in handover.tasks.items():
         await ctx.send(ReassignTask.model_validate(stamp(ctx) | {"task_id": tid, "manager_id": target}))
-    manager = await ctx.deps.pool.fetchrow("SELECT name, email FROM managers WHERE id = $1", leaving)
-    assert manager is not None, "_plan found it"
-    extensions = [
-        r["extension"]
-        for r in await ctx.deps.pool.fetch(
-            "SELECT extension FROM manager_extensions WHERE manager_id = $1 ORDER BY extension", leaving
-        )
-    ]
-    await ctx.send(
-        UpsertManager.model_validate(
-            stamp(ctx)
-            | {
-                "manager_id": leaving,
-                "name": manager["name"],
-                "email": manager["email"],
-                "extensions": extensions,
-                "on_duty": False,
-                "active": False,
-            }
-        )
-    )
+    if (leaves := await manager_upsert(ctx.deps.pool, leaving, stamp(ctx), on_duty=False)) is not None:
+        await ctx.send(leaves)
     for email in await ctx.deps.pool.fetch("SELECT email FROM users WHERE manager_id = $1 AND active", leaving):
         await deactivate_user(ctx.deps.pool, email["email"])
     body = {"manager_id": leaving, "moved": preview["counts"], "status": "accepted"}

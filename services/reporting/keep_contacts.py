@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from schemas.actions import EditContact, MeetingData, MergeContacts, RecordConsent, RecordMeeting
 from services.reporting.confirm_outcomes import path_uuid, shown, stamp
 from services.reporting.problems import FieldError, invalid, not_found
-from services.reporting.queries import get_contact, search_contacts
+from services.reporting.queries import HIDDEN, get_contact, search_contacts
 from services.reporting.views import Ctx, Result, field_errors
 
 # The minimum data set of a meeting, in the order a person fills it in, with the words the page uses.
@@ -54,22 +54,31 @@ def missing_meeting_fields(data: dict[str, Any]) -> list[FieldError]:
     return errors
 
 
-async def _contact_within_reach(ctx: Ctx, name: str = "id") -> dict[str, Any]:
+async def _contact_within_reach(ctx: Ctx, name: str = "id", *, live: bool = True) -> dict[str, Any]:
+    """`live`: a merged duplicate is refused (422 naming the contact it lives on as), for changes made to it."""
     cid = path_uuid(ctx, name, "contact")
     contact = await get_contact(ctx.deps.pool, await ctx.managers(), cid)
     if contact is None:
         raise not_found(f"contact {cid}")
+    if live and contact["merged_into"] is not None:
+        raise invalid([FieldError("contact_id", f"merged into contact {contact['merged_into']}: change that one")])
     return contact
 
 
+def _masked_consents(consents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """How consent was given is in the operator's words (it may name the client): personal data."""
+    return [{**c, "source": HIDDEN} for c in consents]
+
+
 async def contact(ctx: Ctx) -> Result:
-    found = await _contact_within_reach(ctx)
+    """A merged duplicate answers with `merged_into` only; its page links to the contact it lives on as."""
+    found = await _contact_within_reach(ctx, live=False)
+    if found["merged_into"] is not None:
+        return Result({"contact": shown(ctx, found), "can_edit": False, "can_meet": False})
+    if not ctx.sees_personal_data:
+        found = {**shown(ctx, found), "addresses": [], "consents": _masked_consents(found["consents"])}
     return Result(
-        {
-            "contact": shown(ctx, found) if ctx.sees_personal_data else {**shown(ctx, found), "addresses": []},
-            "can_edit": ctx.can("change", "contact"),
-            "can_meet": ctx.can("change", "meeting"),
-        }
+        {"contact": found, "can_edit": ctx.can("change", "contact"), "can_meet": ctx.can("change", "meeting")}
     )
 
 
@@ -202,8 +211,11 @@ async def merge_contacts(ctx: Ctx) -> Result:
         duplicate = uuid.UUID(_text(data, "duplicate_id"))
     except ValueError:
         raise invalid([FieldError("duplicate_id", "the id of the contact to merge into this one")]) from None
-    if await get_contact(ctx.deps.pool, await ctx.managers(), duplicate) is None:
+    other = await get_contact(ctx.deps.pool, await ctx.managers(), duplicate)
+    if other is None:
         raise not_found(f"contact {duplicate}")
+    if other["merged_into"] is not None:
+        raise invalid([FieldError("duplicate_id", f"already merged into contact {other['merged_into']}")])
     return await _change_contact(ctx, MergeContacts, found["id"], {"duplicate_id": duplicate}, "merge")
 
 

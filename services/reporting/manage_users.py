@@ -2,12 +2,12 @@
 
     users add EMAIL --role ROLE [--manager-id ID] [--team TEAM] [--name NAME]   (password on standard input)
     users token EMAIL        prints a new personal API token, once
-    users deactivate EMAIL   no login, no session, no token from now on
+    users deactivate EMAIL   no login, no session, no token from now on; a manager is given no new work
     users list
     users seed FILE          adds the accounts of a JSON file that are missing (password on standard input)
 
 Without DATABASE_URL it reaches the database of `make run` (embedded PostgreSQL on 127.0.0.1:55432, or
-TOUCHPOINT_PG_PORT)."""
+TOUCHPOINT_PG_PORT); deactivating a manager produces to its Kafka (KAFKA_BOOTSTRAP_SERVERS, else 127.0.0.1:9092)."""
 
 from __future__ import annotations
 
@@ -17,15 +17,24 @@ import getpass
 import json
 import os
 import sys
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
-from services.reporting.accounts import AccountError, add_user, deactivate_user, issue_api_token, list_users
+from schemas.actions import Action
+from schemas.topics import ACTIONS
+from services.reporting.accounts import AccountError, add_user, issue_api_token, list_users
 from services.reporting.permissions import ROLES
+from services.reporting.retire_managers import deactivate
+from services.runtime.errors import KafkaUnavailable
+from services.runtime.kafka import DurableProducer, ProducerLimits
 from services.runtime.postgres import open_migrated_pool
-from services.runtime.settings import DatabaseSettings
+from services.runtime.settings import DatabaseSettings, KafkaSettings
+
+ACTOR = "users-command"  # the audit's actor for changes made with this command
 
 
 def database_settings(environ: dict[str, str]) -> DatabaseSettings:
@@ -77,7 +86,21 @@ async def _seed(pool: asyncpg.Pool, entries: Any, password: str) -> list[str]:
     return added
 
 
-async def run(args: argparse.Namespace, settings: DatabaseSettings) -> int:
+async def _deactivate(pool: asyncpg.Pool, email: str, kafka: KafkaSettings) -> bool:
+    """The producer is built only here: the other commands need no Kafka."""
+    producer = DurableProducer(kafka, ProducerLimits(), client_id=f"{kafka.client_id_prefix}-users-command")
+
+    async def send(action: Action) -> None:
+        await producer.send(kafka.topics(ACTIONS), action.kafka_key(), action.model_dump_json(by_alias=True).encode())
+
+    stamp = {"event_id": f"reporting:{uuid.uuid4()}", "actor_id": ACTOR, "occurred_at": datetime.now(UTC)}
+    try:
+        return await deactivate(pool, email, send, stamp)
+    finally:
+        await producer.stop()
+
+
+async def run(args: argparse.Namespace, settings: DatabaseSettings, kafka: KafkaSettings) -> int:
     out = sys.stdout.write
     pool = await open_migrated_pool(settings)
     try:
@@ -96,7 +119,7 @@ async def run(args: argparse.Namespace, settings: DatabaseSettings) -> int:
             case "token":
                 out(await issue_api_token(pool, args.email) + "\n")
             case "deactivate":
-                if not await deactivate_user(pool, args.email):
+                if not await _deactivate(pool, args.email, kafka):
                     sys.stderr.write(f"no active account {args.email}\n")
                     return 1
                 out(f"deactivated {args.email.lower()}\n")
@@ -116,9 +139,14 @@ async def run(args: argparse.Namespace, settings: DatabaseSettings) -> int:
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     try:
-        return asyncio.run(run(args, database_settings(dict(os.environ))))
+        return asyncio.run(run(args, database_settings(dict(os.environ)), KafkaSettings()))
     except AccountError as exc:
         sys.stderr.write(f"cannot {args.command}: {exc}\n")
+        return 1
+    except KafkaUnavailable as exc:
+        sys.stderr.write(
+            f"cannot {args.command}: Kafka did not take the manager's deactivation, nothing changed: {exc}\n"
+        )
         return 1
     except (OSError, asyncpg.PostgresError, json.JSONDecodeError) as exc:
         sys.stderr.write(f"cannot {args.command}: {exc}\n")

@@ -10,8 +10,6 @@ from typing import Any
 
 import asyncpg
 
-from services.classifier.suggest_outcome import InteractionFacts, suggest_outcome
-
 _COLUMNS = """i.id, i.kind, i.source, i.external_id, i.direction, i.counterpart, i.our_address, i.agent, i.manager_id,
               i.contact_id, i.phase, i.auto_status, i.outcome, i.started_at, i.answered_at, i.ended_at, i.duration_s,
               i.talk_s, i.recording_ref, i.flag, i.spam_reasons, i.suggested_outcome, i.suggestion_reasons,
@@ -42,25 +40,6 @@ def mask(item: dict[str, Any]) -> dict[str, Any]:
     """Personal data replaced by HIDDEN; an email's Message-ID (its external id) too: it names the sender's domain."""
     personal = (*_PERSONAL, "external_id") if item.get("kind") == "email" else _PERSONAL
     return {k: (HIDDEN if k in personal and v is not None else v) for k, v in item.items()}
-
-
-def with_suggestion(item: dict[str, Any]) -> dict[str, Any]:
-    """The stored suggestion, or, until the classifier stores one for this row, the same pure function's answer."""
-    if item.get("suggested_outcome") is None:
-        suggestion = suggest_outcome(
-            InteractionFacts(
-                kind=item["kind"],
-                auto_status=item.get("auto_status"),
-                direction=item.get("direction"),
-                flag=item.get("flag"),
-                talk_s=item.get("talk_s"),
-                spam_reasons=tuple(item.get("spam_reasons") or ()),
-            )
-        )
-        if suggestion is not None:
-            item["suggested_outcome"] = suggestion.outcome
-            item["suggestion_reasons"] = list(suggestion.reasons)
-    return item
 
 
 def encode_cursor(updated_at: datetime, iid: uuid.UUID) -> str:
@@ -140,7 +119,7 @@ async def awaiting_confirmation(pool: asyncpg.Pool, managers: list[str] | None, 
         managers,
         limit,
     )
-    return [with_suggestion(jsonable(r)) for r in rows]
+    return [jsonable(r) for r in rows]
 
 
 async def open_tasks(pool: asyncpg.Pool, managers: list[str] | None, now: datetime) -> list[dict[str, Any]]:
@@ -210,7 +189,8 @@ async def plan_progress(pool: asyncpg.Pool, manager_id: str, today: date, tz: st
     return out
 
 
-_CONTACT = "c.id, c.owner_id, c.first_name, c.last_name, c.is_lead, c.created_automatically, c.version, c.updated_at"
+_CONTACT = """c.id, c.owner_id, c.first_name, c.last_name, c.is_lead, c.created_automatically, c.merged_into, c.version,
+              c.updated_at"""
 
 
 async def get_contact(pool: asyncpg.Pool, managers: list[str] | None, cid: uuid.UUID) -> dict[str, Any] | None:
@@ -222,6 +202,8 @@ async def get_contact(pool: asyncpg.Pool, managers: list[str] | None, cid: uuid.
     if row is None:
         return None
     contact = jsonable(row)
+    if row["merged_into"] is not None:
+        return contact  # a merged duplicate keeps nothing of its own: it only says where everything went
     contact["addresses"] = [
         jsonable(r)
         for r in await pool.fetch(
@@ -234,6 +216,14 @@ async def get_contact(pool: asyncpg.Pool, managers: list[str] | None, cid: uuid.
         for r in await pool.fetch(
             """SELECT id, kind, direction, auto_status, outcome, started_at FROM interactions
                WHERE contact_id = $1 ORDER BY started_at DESC NULLS LAST LIMIT 20""",
+            cid,
+        )
+    ]
+    contact["consents"] = [
+        jsonable(r)
+        for r in await pool.fetch(
+            """SELECT channel, granted, source, recorded_by, recorded_at FROM contact_consents
+               WHERE contact_id = $1 ORDER BY channel""",
             cid,
         )
     ]
@@ -250,13 +240,14 @@ async def get_contact(pool: asyncpg.Pool, managers: list[str] | None, cid: uuid.
 async def search_contacts(
     pool: asyncpg.Pool, managers: list[str] | None, *, address: str | None, name: str | None, limit: int = 50
 ) -> list[dict[str, Any]]:
-    """By an exact address (E.164 number or lower-cased email) or by a part of a name."""
+    """By an exact address (E.164 number or lower-cased email) or by a part of a name; merged duplicates are gone
+    (their addresses moved to the contact they were merged into)."""
     rows = await pool.fetch(
         f"""SELECT {_CONTACT},
                    coalesce(array_agg(a.address ORDER BY a.kind, a.address) FILTER (WHERE a.address IS NOT NULL),
                             '{{}}') AS addresses
             FROM contacts c LEFT JOIN contact_addresses a ON a.contact_id = c.id
-            WHERE ($1::text[] IS NULL OR c.owner_id = ANY($1))
+            WHERE c.merged_into IS NULL AND ($1::text[] IS NULL OR c.owner_id = ANY($1))
               AND ($2::text IS NULL OR c.id IN (SELECT contact_id FROM contact_addresses WHERE address = $2))
               AND ($3::text IS NULL OR (coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) ILIKE $3
                    OR (coalesce(c.last_name, '') || ' ' || coalesce(c.first_name, '')) ILIKE $3)
@@ -302,15 +293,22 @@ async def managers_list(pool: asyncpg.Pool) -> list[dict[str, Any]]:
 
 async def manager_base(pool: asyncpg.Pool, manager_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """A manager's contacts, and their open tasks that no contact carries with it (reassigning a contact moves
-    its open tasks too)."""
+    its open tasks too): those still assigned to them, and those the classifier unassigned when the manager was
+    deactivated (the audit trail says whose they were)."""
     contacts = await pool.fetch(
-        "SELECT id, first_name, last_name FROM contacts WHERE owner_id = $1 ORDER BY last_name NULLS LAST, id",
+        """SELECT id, first_name, last_name FROM contacts WHERE owner_id = $1 AND merged_into IS NULL
+           ORDER BY last_name NULLS LAST, id""",
         manager_id,
     )
     tasks = await pool.fetch(
         """SELECT t.id, t.kind, t.reason, t.due_at, t.contact_id FROM tasks t
            LEFT JOIN contacts c ON c.id = t.contact_id
-           WHERE t.status = 'open' AND t.assignee_id = $1 AND (c.id IS NULL OR c.owner_id IS DISTINCT FROM $1)
+           WHERE t.status = 'open' AND (c.id IS NULL OR c.owner_id IS DISTINCT FROM $1)
+             AND (t.assignee_id = $1 OR (t.assignee_id IS NULL AND $1 = (
+                  SELECT a.before ->> 'assignee_id' FROM audit_log a
+                  WHERE a.entity = 'task' AND a.entity_id = t.id::text
+                    AND a.before ->> 'assignee_id' IS NOT NULL AND a.after ->> 'assignee_id' IS NULL
+                  ORDER BY a.id DESC LIMIT 1)))
            ORDER BY t.due_at NULLS LAST, t.id""",
         manager_id,
     )

@@ -199,7 +199,7 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "POST",
         base.deactivate_account,
-        "Deactivates an account: no login, no session, no token",
+        "Deactivates an account: no login, no session, no token; a manager is given no new work",
         "change",
         "user",
         page="/admin/users/{id}/deactivate",

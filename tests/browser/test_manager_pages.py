@@ -6,6 +6,8 @@ TOUCHPOINT_UPDATE_SCREENSHOTS=1."""
 from __future__ import annotations
 
 import os
+import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from playwright.async_api import Browser, Page, expect
 from schemas.actions import ACTION_ADAPTER, SetOutcome
 from schemas.topics import ACTIONS
 from tests.integration.helpers import read_topic
-from tests.integration.reporting_world import ACCOUNTS, PASSWORD, Reporting
+from tests.integration.reporting_world import ACCOUNTS, NOW, PASSWORD, Reporting
 
 pytestmark = pytest.mark.integration
 
@@ -109,13 +111,43 @@ async def test_a_meeting_with_a_field_missing_names_it_and_another_managers_clie
 
 
 @pytest.mark.skipif(not os.environ.get("TOUCHPOINT_UPDATE_SCREENSHOTS"), reason="set TOUCHPOINT_UPDATE_SCREENSHOTS=1")
-async def test_screenshots_of_the_queue_and_the_desk(browser: Browser, reporting: Reporting) -> None:
+async def test_screenshots_of_every_page(browser: Browser, reporting: Reporting) -> None:
+    """Every page a person opens, as the role that opens it, at laptop and phone widths."""
+    office = reporting.office
+    await reporting.pool.execute(
+        """INSERT INTO contact_consents (contact_id, channel, granted, source, recorded_by, recorded_at)
+           VALUES ($1, 'email', true, 'said yes on the call of 30 Nov', 'otto@example.com', $2),
+                  ($1, 'sms', false, 'asked for no texts', 'otto@example.com', $2)""",
+        office.ann_contact,
+        NOW - timedelta(hours=2),
+    )
+    merged = uuid.uuid4()
+    await reporting.pool.execute(
+        """INSERT INTO contacts (id, owner_id, first_name, last_name, created_automatically, merged_into)
+           VALUES ($1, 'm-ann', 'Jane', 'Doe', false, $2)""",
+        merged,
+        office.ann_contact,
+    )
+    shots = {
+        "manager": [("queue", "/queue"), ("contact", f"/contacts/{office.ann_contact}"),
+                    ("meeting", f"/contacts/{office.ann_contact}/meetings/new"), ("audit-manager", "/audit"),
+                    ("not-found", f"/contacts/{office.bob_contact}")],
+        "supervisor": [("queue-supervisor", "/queue"), ("reports", "/reports"), ("audit", "/audit")],
+        "operator": [("desk", "/desk?q=(415) 555-0201"), ("contact-operator", f"/contacts/{office.ann_contact}"),
+                     ("contact-merged", f"/contacts/{merged}")],
+        "analyst": [("interactions-analyst", "/interactions"), ("reports-analyst", "/reports")],
+        "admin": [("users", "/admin/users"), ("handover", "/admin/handover?manager_id=m-ann&team=east")],
+    }  # fmt: skip
     SCREENSHOTS.mkdir(exist_ok=True)
     for width, viewport in (("laptop", LAPTOP), ("phone", PHONE)):
-        page = await logged_in(browser, reporting, "manager", viewport)
-        await page.screenshot(path=SCREENSHOTS / f"queue-{width}.png", full_page=True)
-        operator = await logged_in(browser, reporting, "operator", viewport)
-        await operator.goto("/desk?q=(415) 555-0201")
-        await operator.screenshot(path=SCREENSHOTS / f"desk-{width}.png", full_page=True)
-        await operator.goto(f"/contacts/{reporting.office.ann_contact}")
-        await operator.screenshot(path=SCREENSHOTS / f"contact-{width}.png", full_page=True)
+        context = await browser.new_context(base_url=base_url(reporting), viewport=viewport)  # type: ignore[arg-type]
+        login = await context.new_page()
+        await login.goto("/login")
+        await login.screenshot(path=SCREENSHOTS / f"login-{width}.png", full_page=True)
+        await context.close()
+        for role, pages in shots.items():
+            page = await logged_in(browser, reporting, role, viewport)
+            for name, path in pages:
+                await page.goto(path)
+                await page.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=True)
+            await page.context.close()

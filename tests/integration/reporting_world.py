@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from services.classifier.suggest_outcome import InteractionFacts, suggest_outcome
 from services.reporting.accounts import add_user
 from services.reporting.app import build_app, templates
 from services.reporting.settings import ReportingSettings
@@ -94,13 +95,17 @@ async def seed_office(pool: asyncpg.Pool) -> Office:
         ]
         for iid, kind, direction, counterpart, manager, contact, status, flag, talk, ago in rows:
             at = NOW - timedelta(minutes=ago)
+            reasons = ("2 s call from a number never seen",) if flag else ()
+            # What the classifier stores with each interaction (reporting reads it, never computes it).
+            suggestion = suggest_outcome(InteractionFacts(kind, status, direction, flag, talk, reasons))
+            assert suggestion is not None
             await conn.execute(
                 """INSERT INTO interactions (id, kind, source, external_id, direction, counterpart, manager_id,
-                       contact_id, phase, auto_status, flag, talk_s, started_at, ended_at, spam_reasons)
-                   VALUES ($1, $2, 'generic', $12, $3, $4, $5, $6, 'ended', $7, $8, $9, $10, $10, $11)""",
-                iid, kind, direction, counterpart, manager, contact, status, flag, talk, at,
-                ["2 s call from a number never seen"] if flag else [],
-                str(iid),
+                       contact_id, phase, auto_status, flag, talk_s, started_at, ended_at, spam_reasons,
+                       suggested_outcome, suggestion_reasons)
+                   VALUES ($1, $2, 'generic', $12, $3, $4, $5, $6, 'ended', $7, $8, $9, $10, $10, $11, $13, $14)""",
+                iid, kind, direction, counterpart, manager, contact, status, flag, talk, at, list(reasons),
+                str(iid), suggestion.outcome, list(suggestion.reasons),
             )  # fmt: skip
         for tid, due in (
             (ids.ann_task_overdue, NOW - timedelta(minutes=5)),

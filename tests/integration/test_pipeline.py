@@ -68,6 +68,7 @@ async def test_a_signed_call_becomes_an_interaction_record_and_is_listed(
     change = InteractionChanged.model_validate_json(records[0].value)
     assert change.interaction_id == str(row["id"])
     assert change.auto_status == "missed"
+    assert change.suggested_outcome == "no_answer", "the classifier's suggestion travels with the record"
     assert b"+1415555" not in records[0].value, "no raw phone numbers on an analyst topic"
 
     # Interactions carry numbers: only an account may list them (an admin here, who sees every manager's).

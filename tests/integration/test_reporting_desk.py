@@ -4,6 +4,8 @@ and the audit trail each role may read."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from schemas.actions import (
@@ -159,3 +161,64 @@ async def test_each_role_reads_the_audit_trail_within_its_reach(reporting: Repor
         async with reporting.client.get("/api/audit", headers=await as_role(reporting, role)) as r:
             seen[role] = sorted(e["actor_id"] for e in (await r.json())["entries"])
     assert seen == {"manager": ["m-ann"], "supervisor": ["m-ann"], "admin": ["m-ann", "m-cid"]}
+
+
+async def test_a_merged_duplicate_is_never_found_nor_changed_and_its_page_says_where_it_went(
+    reporting: Reporting,
+) -> None:
+    office, dup = reporting.office, uuid.uuid4()
+    await reporting.pool.execute(
+        """INSERT INTO contacts (id, owner_id, first_name, last_name, created_automatically, merged_into)
+           VALUES ($1, 'm-ann', 'Jane', 'Dupe', false, $2)""",
+        dup,
+        office.ann_contact,
+    )
+    otto = await as_role(reporting, "operator")
+    for q in ("dupe", "jane"):
+        async with reporting.client.get("/api/contacts", params={"q": q}, headers=otto) as r:
+            assert str(dup) not in [c["id"] for c in (await r.json())["results"]], q
+    async with reporting.client.get(f"/api/contacts/{dup}", headers=otto) as r:
+        body = await r.json()
+    assert body["contact"]["merged_into"] == str(office.ann_contact)
+    assert (body["can_edit"], "addresses" in body["contact"]) == (False, False)
+
+    await log_in(reporting.client, ACCOUNTS["operator"][0])
+    page = await (await reporting.client.get(f"/contacts/{dup}")).text()
+    assert f'href="/contacts/{office.ann_contact}"' in page
+    assert "merged into" in page
+    assert "Record consent" not in page, "nothing to edit on a merged duplicate"
+    reporting.client.session.cookie_jar.clear()
+
+    async with reporting.client.post(f"/api/contacts/{dup}", json={"first_name": "Jo"}, headers=otto) as r:
+        assert r.status == 422
+        assert (await problem_of(r))["errors"][0]["field"] == "contact_id"
+    async with reporting.client.post(
+        f"/api/contacts/{office.ann_contact}/merge", json={"duplicate_id": str(dup)}, headers=otto
+    ) as r:
+        assert r.status == 422
+    async with reporting.client.get(
+        "/api/handover", params={"manager_id": "m-ann", "to": "m-bob"}, headers=await as_role(reporting, "admin")
+    ) as r:
+        assert [c["id"] for c in (await r.json())["preview"]["contacts"]] == [str(office.ann_contact)]
+    assert await read_topic(reporting.kafka, reporting.kafka.topics(ACTIONS), timeout=2) == []
+
+
+async def test_recorded_consent_shows_on_the_contact_page(reporting: Reporting) -> None:
+    await reporting.pool.execute(
+        """INSERT INTO contact_consents (contact_id, channel, granted, source, recorded_by, recorded_at)
+           VALUES ($1, 'email', true, 'said yes on the call', 'otto@example.com', now()),
+                  ($1, 'sms', false, 'asked for no texts', 'otto@example.com', now())""",
+        reporting.office.ann_contact,
+    )
+    async with reporting.client.get(
+        f"/api/contacts/{reporting.office.ann_contact}", headers=await as_role(reporting, "manager")
+    ) as r:
+        consents = (await r.json())["contact"]["consents"]
+    assert [(c["channel"], c["granted"], c["source"]) for c in consents] == [
+        ("email", True, "said yes on the call"),
+        ("sms", False, "asked for no texts"),
+    ]
+    await log_in(reporting.client, ACCOUNTS["manager"][0])
+    page = await (await reporting.client.get(f"/contacts/{reporting.office.ann_contact}")).text()
+    assert "said yes on the call" in page
+    assert "withdrawn" in page

@@ -12,10 +12,12 @@ import pytest
 import structlog
 from aiohttp.test_utils import TestClient, TestServer
 
+from schemas.actions import ACTION_ADAPTER, UpsertManager
+from schemas.topics import ACTIONS
 from services.reporting.accounts import issue_api_token
 from services.reporting.app import build_app
-from tests.integration.helpers import REPO
-from tests.integration.reporting_world import ACCOUNTS, PASSWORD, Reporting, bearer, log_in, make_deps
+from tests.integration.helpers import REPO, read_topic
+from tests.integration.reporting_world import ACCOUNTS, BOB_EMAIL, PASSWORD, Reporting, bearer, log_in, make_deps
 
 pytestmark = pytest.mark.integration
 ANN = ACCOUNTS["manager"][0]
@@ -100,14 +102,16 @@ async def test_request_logs_carry_no_personal_data(reporting: Reporting) -> None
         assert secret not in text
 
 
-def users_cli(database_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"DATABASE_URL": database_url}
+def users_cli(
+    database_url: str, *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"DATABASE_URL": database_url}
     return subprocess.run(
         [sys.executable, "-m", "services.reporting", "users", *args],
         input=stdin,
         capture_output=True,
         text=True,
-        env=env,
+        env=environ | (env or {}),
         cwd=REPO,
         timeout=60,
         check=False,
@@ -137,3 +141,34 @@ async def test_the_users_command_adds_lists_issues_tokens_and_deactivates(
     assert users_cli(database_url, "deactivate", "dee@example.com").returncode == 0
     assert (await reporting.client.get("/api/queue", headers=bearer(token))).status == 401
     assert "deactivated" in users_cli(database_url, "list").stdout
+
+
+async def test_deactivating_a_manager_also_tells_the_classifier_to_give_them_no_work(
+    reporting: Reporting, database_url: str
+) -> None:
+    kafka = reporting.kafka
+    await reporting.pool.execute("INSERT INTO manager_extensions (extension, manager_id) VALUES ('101', 'm-ann')")
+    down = users_cli(database_url, "deactivate", ANN, env={"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"})
+    assert down.returncode == 1
+    assert "nothing changed" in down.stderr
+    assert await reporting.pool.fetchval("SELECT active FROM users WHERE email = $1", ANN), "Kafka down: no change"
+
+    up = {"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "TOUCHPOINT_TOPIC_NAMESPACE": kafka.topic_namespace}
+    done = users_cli(database_url, "deactivate", ANN, env=up)
+    assert done.returncode == 0, done.stderr
+    [record] = await read_topic(kafka, kafka.topics(ACTIONS), expect=1)
+    action = ACTION_ADAPTER.validate_json(record.value)
+    assert isinstance(action, UpsertManager)
+    assert (action.manager_id, action.active, action.team, action.extensions) == ("m-ann", False, "east", ("101",))
+    assert action.actor_id == "users-command"
+    assert not await reporting.pool.fetchval("SELECT active FROM users WHERE email = $1", ANN)
+
+    admin = bearer(await issue_api_token(reporting.pool, ACCOUNTS["admin"][0]))
+    bob_id = await reporting.pool.fetchval("SELECT id FROM users WHERE email = $1", BOB_EMAIL)
+    assert (await reporting.client.post(f"/api/users/{bob_id}/deactivate", headers=admin)).status == 200
+    records = await read_topic(kafka, kafka.topics(ACTIONS), expect=2)
+    [bob] = [a for a in (ACTION_ADAPTER.validate_json(r.value) for r in records[1:]) if isinstance(a, UpsertManager)]
+    assert (bob.manager_id, bob.active, bob.actor_id) == ("m-bob", False, ACCOUNTS["admin"][0])
+    operator_id = await reporting.pool.fetchval("SELECT id FROM users WHERE email = $1", ACCOUNTS["operator"][0])
+    assert (await reporting.client.post(f"/api/users/{operator_id}/deactivate", headers=admin)).status == 200
+    assert len(await read_topic(kafka, kafka.topics(ACTIONS), timeout=2)) == 2, "no manager behind an operator"

@@ -110,3 +110,74 @@ async def test_a_missed_call_reaches_the_queue_and_one_click_is_applied_by_the_c
 async def _nonempty(queue: Any) -> dict[str, Any] | None:
     body: dict[str, Any] = await queue()
     return body if body["items"] and body["tasks"] else None
+
+
+async def test_a_deactivated_manager_is_given_no_new_calls_and_their_tasks_wait_for_the_hand_over(
+    system: tuple[dict[str, ServiceProcess], asyncpg.Connection], kafka: KafkaSettings
+) -> None:
+    procs, conn = system
+    producer = DurableProducer(kafka, ProducerLimits(), client_id="test-people")
+
+    async def produce(*records: UpsertManager | CallEvent) -> None:
+        for r in records:
+            topic = kafka.topics(ACTIONS if isinstance(r, UpsertManager) else CALLS)
+            await producer.send(topic, r.kafka_key(), r.model_dump_json(by_alias=True).encode())
+
+    def missed(call_id: str, at: datetime, number: str) -> list[CallEvent]:
+        return [
+            call(call_id, "initiated", at, number),
+            call(call_id, "ringing", at + timedelta(seconds=1), number, agent="101"),
+            call(call_id, "ended", at + timedelta(seconds=25), number, status="missed"),
+        ]
+
+    async def assignee_of(call_id: str) -> tuple[str | None] | None:
+        row = await conn.fetchrow(
+            """SELECT t.assignee_id FROM tasks t JOIN interactions i ON i.id = t.interaction_id
+               WHERE i.external_id = $1 AND t.status = 'open'""",
+            call_id,
+        )
+        return (row["assignee_id"],) if row is not None else None
+
+    def manager(mid: str, name: str, ext: str) -> UpsertManager:
+        return UpsertManager(
+            event_id=f"m:{uuid.uuid4()}", actor_id="admin", occurred_at=T0, manager_id=mid, name=name,
+            extensions=(ext,), on_duty=True, team="east",
+        )  # fmt: skip
+
+    try:
+        await produce(
+            manager("m-ann", "Ann Lee", "101"), manager("m-bob", "Bob Stone", "102"),
+            *missed("c-before", T0, "+14155550201"),
+        )  # fmt: skip
+        assert await eventually(lambda: assignee_of("c-before")) == ("m-ann",), "Ann's phone rang: her callback"
+
+        pool = await asyncpg.create_pool(procs["reporting"].env["DATABASE_URL"], min_size=1, max_size=2)
+        assert pool is not None
+        try:
+            ann = await add_user(pool, "ann@example.com", "manager", "a long password", manager_id="m-ann")
+            await add_user(pool, "admin@example.com", "admin", "a long password")
+            admin = {"Authorization": f"Bearer {await issue_api_token(pool, 'admin@example.com')}"}
+        finally:
+            await pool.close()
+        url = procs["reporting"].url
+        async with aiohttp.ClientSession(headers=admin) as http:
+            async with http.post(f"{url}/api/users/{ann.user_id}/deactivate") as response:
+                assert response.status == 200, await response.text()
+            assert await eventually(lambda: conn.fetchval("SELECT NOT active FROM managers WHERE id = 'm-ann'"))
+            assert await eventually(lambda: assignee_of("c-before")) == (None,), "her open task waits unassigned"
+
+            await produce(*missed("c-after", T0 + timedelta(minutes=5), "+14155550202"))
+            assert await eventually(lambda: assignee_of("c-after")) == ("m-bob",), (
+                "a new caller ringing Ann's old extension is given to the manager on duty"
+            )
+
+            async with http.get(f"{url}/api/handover", params={"manager_id": "m-ann", "to": "m-bob"}) as response:
+                preview = (await response.json())["preview"]
+        task_id = await conn.fetchval(
+            "SELECT t.id::text FROM tasks t JOIN interactions i ON i.id = t.interaction_id WHERE i.external_id = $1",
+            "c-before",
+        )
+        assert [t["id"] for t in preview["tasks"]] == [task_id], "the hand-over still finds the callback Ann left"
+        assert preview["counts"] == {"m-bob": 1}
+    finally:
+        await producer.stop()

@@ -47,15 +47,23 @@ async def test_the_queue_lists_what_awaits_confirmation_newest_first_with_sugges
     assert {(p["metric"], p["done"], p["target"]) for p in queue["plans"]} == {("contacts", 1, 10), ("meetings", 0, 3)}
 
 
-async def test_a_stored_suggestion_wins_over_the_computed_one(reporting: Reporting) -> None:
+async def test_the_queue_offers_the_classifiers_stored_suggestion_and_computes_none(reporting: Reporting) -> None:
+    office = reporting.office
     await reporting.pool.execute(
         "UPDATE interactions SET suggested_outcome = 'call_back_later', suggestion_reasons = '{stored}' WHERE id = $1",
-        reporting.office.ann_missed,
+        office.ann_missed,
     )
-    async with reporting.client.get("/api/queue", headers=await ann(reporting)) as response:
-        items = (await response.json())["items"]
-    missed = next(i for i in items if i["id"] == str(reporting.office.ann_missed))
+    await reporting.pool.execute(
+        "UPDATE interactions SET suggested_outcome = NULL, suggestion_reasons = '{}' WHERE id = $1", office.ann_email
+    )
+    headers = await ann(reporting)
+    async with reporting.client.get("/api/queue", headers=headers) as response:
+        items = {i["id"]: i for i in (await response.json())["items"]}
+    missed, email = items[str(office.ann_missed)], items[str(office.ann_email)]
     assert (missed["suggested_outcome"], missed["suggestion_reasons"]) == ("call_back_later", ["stored"])
+    assert (email["suggested_outcome"], email["suggestion_reasons"]) == (None, []), "nothing stored, nothing offered"
+    async with reporting.client.post(f"/api/interactions/{office.ann_email}/outcome", json={}, headers=headers) as r:
+        assert r.status == 422, "accepting a suggestion the classifier did not store is refused"
 
 
 async def test_one_click_accepts_the_suggestion_and_the_action_is_on_the_topic(reporting: Reporting) -> None:

@@ -24,6 +24,12 @@
     flash.classList.toggle('error', !!bad);
   }
 
+  // Buttons whose change is hard to undo ask first (without script the form simply posts).
+  document.addEventListener('click', (ev) => {
+    const button = ev.target.closest('[data-confirm]');
+    if (button && !window.confirm(button.dataset.confirm)) ev.preventDefault();
+  });
+
   function updateCount() {
     const count = document.querySelector('#awaiting .count');
     if (count) count.textContent = items().length;

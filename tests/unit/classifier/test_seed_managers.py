@@ -14,11 +14,17 @@ EXAMPLE = Path(__file__).resolve().parents[3] / "deploy" / "managers.example.jso
 
 def test_the_example_file_becomes_one_action_per_manager() -> None:
     actions = manager_actions(json.loads(EXAMPLE.read_text()), NOW)
-    assert [(a.manager_id, a.extensions, a.on_duty) for a in actions] == [
-        ("m-ann", ("101",), True),
-        ("m-bob", ("102",), True),
-        ("m-cid", ("103", "113"), False),
+    assert [(a.manager_id, a.extensions, a.on_duty, a.team) for a in actions] == [
+        ("m-ann", ("101",), True, "east"),
+        ("m-bob", ("102",), True, "east"),
+        ("m-cid", ("103", "113"), False, "west"),
     ]
+    users = json.loads((EXAMPLE.parent / "users.example.json").read_text())
+    supervised = {u["team"] for u in users if u["role"] == "supervisor"}
+    assert supervised <= {a.team for a in actions}, "the example supervisor's team is one the managers are in"
+    assert {(u["manager_id"], u["team"]) for u in users if u["role"] == "manager"} == {
+        (a.manager_id, a.team) for a in actions
+    }, "each example manager's account is in the team the classifier knows them in"
 
 
 def test_the_same_entry_always_gives_the_same_event_id_and_an_edit_a_new_one() -> None:

@@ -1,4 +1,4 @@
-"""Masking personal data, the suggestion fallback and plan periods, as pure functions."""
+"""Masking personal data and plan periods, as pure functions."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from services.reporting.queries import HIDDEN, mask, period_bounds, periods_of, with_suggestion
+from services.reporting.queries import HIDDEN, mask, period_bounds, periods_of
 
 
 def test_masking_hides_numbers_names_and_an_emails_message_id_but_keeps_the_figures() -> None:
@@ -20,13 +20,6 @@ def test_masking_hides_numbers_names_and_an_emails_message_id_but_keeps_the_figu
         "talk_s": 5,
     }
     assert mask(email) == {"kind": "email", "external_id": HIDDEN, "counterpart": HIDDEN, "last_name": None}
-
-
-def test_a_stored_suggestion_is_kept_and_a_missing_one_computed() -> None:
-    stored = {"kind": "call", "auto_status": "missed", "suggested_outcome": "busy", "suggestion_reasons": ["x"]}
-    assert with_suggestion(dict(stored)) == stored
-    computed = with_suggestion({"kind": "call", "auto_status": "busy", "suggested_outcome": None})
-    assert (computed["suggested_outcome"], computed["suggestion_reasons"]) == ("busy", ["the line was busy"])
 
 
 def test_a_day_lies_in_its_day_week_and_month() -> None:
