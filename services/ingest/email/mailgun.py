@@ -19,7 +19,7 @@ from schemas.events import Attachment, EmailEvent
 from services.ingest.deps import DEPS, IngestDeps
 from services.ingest.email.headers import InvalidEmail, bounded_text, header_facts, message_from_header_pairs
 from services.ingest.email.mime import Body, Envelope, build_event, event_from_mime
-from services.ingest.email.replay_cache import TokenStoreUnavailable
+from services.ingest.email.replay_cache import Claim, Posted, TokenStoreUnavailable
 from services.ingest.http.bodies import require_content_type
 from services.ingest.http.forms import FORM, MULTIPART, ReceivedForm, read_form_post
 from services.ingest.http.problems import FieldError, Problem, unauthorized
@@ -183,30 +183,52 @@ async def _handle(request: web.Request, deps: IngestDeps) -> web.Response:
     # Claimed before publishing, atomically and across processes: of concurrent posts with one token, one
     # goes on. Kept past the timestamp window, after which the timestamp check refuses the token anyway.
     expires_at = datetime.fromtimestamp(signed.timestamp + 2 * deps.settings.signature_tolerance_s, UTC)
+    posted = Posted("mailgun", signed.token, content_digest(form), expires_at)
     try:
-        claimed = await deps.mailgun_tokens.claim("mailgun", signed.token, expires_at)
+        claim = await deps.mailgun_tokens.claim(posted)
     except TokenStoreUnavailable as exc:
-        raise Problem(
-            503,
-            "token-store-unavailable",
-            "Replay check temporarily unavailable",
-            str(exc),
-            (),
-            {"Retry-After": str(deps.settings.retry_after_s)},
-        ) from exc
-    if not claimed:
-        raise unauthorized("token was already used: a replayed request", "token")
+        raise _try_later(deps, "token-store-unavailable", "Replay check temporarily unavailable", str(exc)) from exc
+    if claim is Claim.REPLAYED:
+        raise unauthorized("token was already used with other content: a replayed request", "token")
+    if claim is Claim.IN_FLIGHT:  # Mailgun's retry while its first post still waits for the broker
+        raise _try_later(deps, "in-flight", "The same post is being accepted", "retry after Retry-After")
+    if claim is Claim.ACCEPTED:  # a retry of an accepted post (its answer was lost): the same answer, no publish
+        return accepted(await _normalize(deps, form, now), 200)
     try:
-        return await _accept(deps, form, now)
+        response = await _accept(deps, form, now)
     except BaseException:
         # Only an accepted post uses its token up: Mailgun retries a 503 (or a dropped connection) with it.
         await asyncio.shield(deps.mailgun_tokens.release("mailgun", signed.token))
         raise
+    await asyncio.shield(deps.mailgun_tokens.accept("mailgun", signed.token))
+    return response
+
+
+def content_digest(form: ReceivedForm) -> bytes:
+    """What a post carries, for telling Mailgun's retry (same content) from a replay (other content under a
+    used token). The timestamp and signature are left out: they are verified on their own and may be fresh."""
+    digest = hashlib.sha256()
+    for name, value in sorted(form.fields.items()):
+        if name not in ("timestamp", "signature"):
+            digest.update(f"{len(name)}:{name}{len(value)}:".encode() + value.encode("utf-8", "surrogatepass"))
+    for file in form.files:
+        digest.update(file.model_dump_json().encode())
+    return digest.digest()
+
+
+def _try_later(deps: IngestDeps, kind: str, title: str, detail: str) -> Problem:
+    return Problem(503, kind, title, detail, (), {"Retry-After": str(deps.settings.retry_after_s)})
 
 
 async def _accept(deps: IngestDeps, form: ReceivedForm, now: datetime) -> web.Response:
+    event = await _normalize(deps, form, now)
+    await publish_event(deps, event)
+    return accepted(event, 200)
+
+
+async def _normalize(deps: IngestDeps, form: ReceivedForm, now: datetime) -> EmailEvent:
     try:
-        event = await deps.parsing.run(
+        return await deps.parsing.run(
             sum(len(value) for value in form.fields.values()),
             normalize_mailgun,
             form.fields,
@@ -223,8 +245,6 @@ async def _accept(deps: IngestDeps, form: ReceivedForm, now: datetime) -> web.Re
         if exc.header is not None:
             field = f"{field}.{exc.header}"
         raise Problem(422, "invalid-event", "Event failed validation", str(exc), [FieldError(field, str(exc))]) from exc
-    await publish_event(deps, event)
-    return accepted(event, 200)
 
 
 _FORM_SCHEMA: dict[str, Any] = {

@@ -14,12 +14,14 @@ from mailgun.security import SecurityGuard
 from services.ingest.email.mailgun import (
     InvalidMailgunForm,
     MailgunSignatureError,
+    content_digest,
     header_pairs,
     normalize_mailgun,
     sign_mailgun,
     verify_mailgun,
 )
-from services.ingest.email.replay_cache import TokenReplayCache
+from services.ingest.email.replay_cache import Claim, Posted, TokenReplayCache
+from services.ingest.http.forms import ReceivedForm
 
 KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -74,20 +76,38 @@ def test_missing_or_malformed_fields_are_named(fields: dict[str, str], field: st
     assert err.value.field == field
 
 
+def posted(token: str, expires_at: float, digest: bytes = b"content") -> Posted:
+    return Posted("mailgun", token, digest, datetime.fromtimestamp(expires_at, UTC))
+
+
 async def test_replay_cache_claims_once_until_expiry_releases_and_stays_bounded() -> None:
     now = [0.0]
     cache = TokenReplayCache(max_entries=3, clock=lambda: now[0])
-    assert await cache.claim("mailgun", "a", datetime.fromtimestamp(100, UTC))
+    assert await cache.claim(posted("a", 100)) is Claim.NEW
     now[0] = 99
-    assert not await cache.claim("mailgun", "a", datetime.fromtimestamp(199, UTC))
+    assert await cache.claim(posted("a", 199)) is Claim.IN_FLIGHT  # the first post is still being published
+    assert await cache.claim(posted("a", 199, b"other")) is Claim.REPLAYED
     await cache.release("mailgun", "a")
-    assert await cache.claim("mailgun", "a", datetime.fromtimestamp(199, UTC))
+    assert await cache.claim(posted("a", 199)) is Claim.NEW
+    await cache.accept("mailgun", "a")
+    assert await cache.claim(posted("a", 199)) is Claim.ACCEPTED  # a retry of an accepted post
+    assert await cache.claim(posted("a", 199, b"other")) is Claim.REPLAYED
     now[0] = 200
-    assert await cache.claim("mailgun", "a", datetime.fromtimestamp(300, UTC))  # the first claim expired
+    assert await cache.claim(posted("a", 300)) is Claim.NEW  # the first claim expired
     for token in "bcde":
-        assert await cache.claim("mailgun", token, datetime.fromtimestamp(300, UTC))
+        assert await cache.claim(posted(token, 300)) is Claim.NEW
     assert len(cache) == 3
-    assert await cache.claim("mailgun", "b", datetime.fromtimestamp(300, UTC))  # forgotten past max_entries
+    assert await cache.claim(posted("b", 300)) is Claim.NEW  # forgotten past max_entries
+
+
+def test_the_content_digest_ignores_the_fresh_signature_and_sees_any_other_change() -> None:
+    first = ReceivedForm({"token": "t", "timestamp": "1", "signature": "s1", "subject": "Quote"})
+    resigned = ReceivedForm({"token": "t", "timestamp": "2", "signature": "s2", "subject": "Quote"})
+    changed = ReceivedForm({"token": "t", "timestamp": "1", "signature": "s1", "subject": "Quote!"})
+    shifted = ReceivedForm({"token": "t", "timestamp": "1", "signature": "s1", "subjec": "tQuote"})
+    assert content_digest(first) == content_digest(resigned)
+    assert content_digest(first) != content_digest(changed)
+    assert content_digest(first) != content_digest(shifted)
 
 
 FORM = {
