@@ -5,7 +5,7 @@ each figure with the link to the records it counts (`/reports/records`, report_r
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, NotRequired, TypedDict
 from urllib.parse import urlencode
 
@@ -130,9 +130,12 @@ async def manager_figures(
     end: date,
     tz: str,
     team: str | None = None,
+    *,
+    now: datetime | None = None,
 ) -> list[ManagerFigures]:
     """Every manager in `manager_ids` (None: all) and `team`, by id. `tz` must be the classifier's
-    TOUCHPOINT_TIMEZONE: the days of `manager_daily` are its days."""
+    TOUCHPOINT_TIMEZONE: the days of `manager_daily` are its days. `now` (default: the database's) is when tasks
+    are overdue and the backlog's age is taken."""
     managers = await pool.fetch(
         """SELECT m.id, coalesce(m.team, (SELECT u.team FROM users u WHERE u.manager_id = m.id AND u.active
                                           LIMIT 1)) AS team
@@ -142,7 +145,7 @@ async def manager_figures(
     managers = [m for m in managers if team is None or m["team"] == team]
     ids = [m["id"] for m in managers]
     days = await _days(pool, ids, start, end)
-    current = await _current(pool, ids)
+    current = await _current(pool, ids, now)
     period = period_name(start, end)
     out: list[ManagerFigures] = []
     for m in managers:
@@ -214,22 +217,26 @@ async def _days(pool: asyncpg.Pool, ids: list[str], start: date, end: date) -> d
     return out
 
 
-async def _current(pool: asyncpg.Pool, ids: list[str]) -> dict[str, dict[str, int | float | None]]:
+async def _current(
+    pool: asyncpg.Pool, ids: list[str], now: datetime | None
+) -> dict[str, dict[str, int | float | None]]:
     """Open and overdue tasks per assignee, and interactions awaiting confirmation with the age of the oldest."""
     out: dict[str, dict[str, int | float | None]] = {i: dict.fromkeys(CURRENT, 0) for i in ids}
     for i in ids:
         out[i]["backlog_oldest_s"] = None
     for row in await pool.fetch(
-        """SELECT assignee_id, count(*) AS open, count(*) FILTER (WHERE due_at < now()) AS overdue FROM tasks
-           WHERE status = 'open' AND assignee_id = ANY($1::text[]) GROUP BY assignee_id""",
+        """SELECT assignee_id, count(*) AS open, count(*) FILTER (WHERE due_at < coalesce($2, now())) AS overdue
+           FROM tasks WHERE status = 'open' AND assignee_id = ANY($1::text[]) GROUP BY assignee_id""",
         ids,
+        now,
     ):
         out[row["assignee_id"]] |= {"tasks_open": row["open"], "tasks_overdue": row["overdue"]}
     for row in await pool.fetch(
         f"""SELECT i.manager_id, count(*) AS backlog,
-                   extract(epoch FROM now() - min(coalesce(i.ended_at, i.started_at)))::float AS oldest
+                   extract(epoch FROM coalesce($2, now()) - min(coalesce(i.ended_at, i.started_at)))::float AS oldest
             FROM interactions i WHERE i.manager_id = ANY($1::text[]) AND {AWAITING} GROUP BY i.manager_id""",  # noqa: S608 - fixed condition
         ids,
+        now,
     ):
         out[row["manager_id"]] |= {"backlog": row["backlog"], "backlog_oldest_s": max(0.0, row["oldest"])}
     return out
