@@ -5,7 +5,6 @@ aiokafka)."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import random
@@ -39,6 +38,7 @@ from services.runtime.kafka import DurableProducer, ProducerLimits
 from services.runtime.postgres import Connection, create_pool
 from services.runtime.settings import DatabaseSettings, KafkaSettings
 from tests.integration.classifier_feed import DirectFeed, apply_in_batches
+from tests.integration.report_topics import latest_per_key
 
 pytestmark = pytest.mark.integration
 
@@ -284,21 +284,6 @@ def _zero(figures: Mapping[str, Any]) -> bool:
     return all(not figures[name] for name in CHECKED)
 
 
-async def _kcat(bootstrap: str, topic: str) -> dict[str, dict[str, Any]]:
-    """The latest record per key of a topic, read with kcat (librdkafka), as an analyst would."""
-    proc = await asyncio.create_subprocess_exec(
-        "kcat", "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%k\t%s\n",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, err.decode()
-    latest: dict[str, dict[str, Any]] = {}
-    for line in out.decode().splitlines():
-        key, _, payload = line.partition("\t")
-        latest[key] = json.loads(payload)  # in offset order per partition, and a key lives in one partition
-    return latest
-
-
 async def relay_all(pool: asyncpg.Pool, kafka: KafkaSettings) -> None:
     producer = DurableProducer(kafka, ProducerLimits(), client_id="test-figures-relay")
     await producer.start()
@@ -351,13 +336,13 @@ async def test_every_figure_of_a_simulated_month_equals_its_recomputation_on_pag
 
         # the topics: the latest record per key
         bootstrap = kafka.bootstrap_servers
-        daily = await _kcat(bootstrap, kafka.topics(REPORTS_MANAGER_DAILY))
+        daily = await latest_per_key(bootstrap, kafka.topics(REPORTS_MANAGER_DAILY))
         assert {k for k, r in daily.items() if not _zero(r)} == {f"{m}|{d}" for m, d in per_day}
         for (m, d), want in per_day.items():
             record = daily[f"{m}|{d}"]
             assert record["schema"] == "touchpoint.reports.manager-daily/1"
             _same(record, want, f"manager-daily {m}|{d}")
-        sla = await _kcat(bootstrap, kafka.topics(REPORTS_CALLBACK_SLA))
+        sla = await latest_per_key(bootstrap, kafka.topics(REPORTS_CALLBACK_SLA))
         for (m, d), want in per_day.items():
             if want["callbacks_due"]:
                 record = sla[f"{m}|{d}"]
@@ -365,7 +350,7 @@ async def test_every_figure_of_a_simulated_month_equals_its_recomputation_on_pag
                     want["callbacks_due"], want["callbacks_within_sla"])  # fmt: skip
                 assert record["callback_median_s"] == pytest.approx(want["callback_median_s"])
                 assert record["sla_minutes"] == policy.callback_sla_minutes
-        team_daily = await _kcat(bootstrap, kafka.topics(REPORTS_TEAM_DAILY))
+        team_daily = await latest_per_key(bootstrap, kafka.topics(REPORTS_TEAM_DAILY))
         async with pool.acquire() as conn:
             by_team = await expected(conn, tz, FIRST - timedelta(days=1), date(2027, 1, 1), whole=False, by_team=True)
         assert {k for k, r in team_daily.items() if not _zero(r)} == {f"{t}|{d}" for t, d in by_team}
