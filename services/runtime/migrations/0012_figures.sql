@@ -24,9 +24,6 @@ CREATE INDEX interactions_manager_at ON interactions (manager_id, (coalesce(ende
     WHERE manager_id IS NOT NULL;
 CREATE INDEX tasks_assignee_created ON tasks (assignee_id, created_at) WHERE assignee_id IS NOT NULL;
 CREATE INDEX contacts_owner_created ON contacts (owner_id, created_at) WHERE owner_id IS NOT NULL;
--- The confirmation backlog per manager (a current figure): as large as the backlog, not the history.
-CREATE INDEX interactions_awaiting ON interactions (manager_id, (coalesce(ended_at, started_at)))
-    WHERE outcome IS NULL AND NOT internal AND auto_status IS NOT NULL;
 
 -- One row per manager and local day: additive counts, and the response times the day's percentiles come from
 -- (a week's or month's median is taken over the days' times, never averaged). `team` is the manager's team when
