@@ -13,7 +13,7 @@ import pytest
 from schemas.topics import REPORTS_CALLBACK_SLA, REPORTS_MANAGER_DAILY, REPORTS_TEAM_DAILY
 from services.classifier.count_figures import manager_daily
 from services.runtime.settings import KafkaSettings
-from tests.integration.classifier_feed import call_stream, produce, seed_managers
+from tests.integration.classifier_feed import call_stream, produce
 from tests.integration.helpers import ServiceProcess, eventually, service_env
 from tests.integration.report_topics import kcat_records, latest_per_key
 
@@ -27,7 +27,15 @@ CALLS = 240
 async def test_after_a_crash_the_latest_report_record_per_key_equals_the_table(
     kafka: KafkaSettings, database_url: str, tmp_path: Path, failpoint: str
 ) -> None:
-    await seed_managers(kafka)
+    # Managers stored before any call is consumed (seeded through the actions topic, some calls could be applied
+    # first and count for nobody).
+    seed = await asyncpg.connect(database_url)
+    try:
+        for ext in ("101", "102", "103"):
+            await seed.execute("INSERT INTO managers (id, name, on_duty) VALUES ($1, $1, true)", f"m{ext}")
+            await seed.execute("INSERT INTO manager_extensions (extension, manager_id) VALUES ($1, $2)", ext, f"m{ext}")
+    finally:
+        await seed.close()
     stream = call_stream(CALLS, seed=3, prefix=f"crash-{failpoint}")
     await produce(kafka, stream.events)
     env = service_env(kafka, database_url, TOUCHPOINT_CLASSIFIER_FAILPOINTS=failpoint,
@@ -54,7 +62,6 @@ async def test_after_a_crash_the_latest_report_record_per_key_equals_the_table(
             "m102|2026-11-26",
             "m103|2026-11-26",
         }
-        # Calls applied before the managers' seed actions (another topic) have no manager: they count for none.
         missed = await conn.fetchval(
             "SELECT count(*) FROM interactions WHERE auto_status = 'missed' AND manager_id IS NOT NULL"
         )
