@@ -13,7 +13,7 @@ ROLES: tuple[Role, ...] = get_args(Role)
 Verb = Literal["read", "change"]
 # What a route acts on. `personal_data` is not a route's kind but a field-level grant: names, numbers and email
 # addresses are shown only to roles holding it, masked for everyone else.
-Kind = Literal["interaction", "task", "contact", "personal_data", "meeting", "audit", "report", "user", "base"]
+Kind = Literal["interaction", "task", "contact", "personal_data", "meeting", "deal", "audit", "report", "user", "base"]
 # How far a grant reaches: a manager's own records, a supervisor's team's, or all of them.
 Reach = Literal["own", "team", "all"]
 
@@ -25,6 +25,7 @@ RULES: dict[tuple[Role, Verb, Kind], Reach] = {
     ("manager", "read", "contact"): "own",
     ("manager", "read", "personal_data"): "own",
     ("manager", "change", "meeting"): "own",
+    ("manager", "change", "deal"): "own",
     ("manager", "read", "audit"): "own",
     # A supervisor the same for their team, and the team's trail and figures.
     ("supervisor", "read", "interaction"): "team",
@@ -33,6 +34,7 @@ RULES: dict[tuple[Role, Verb, Kind], Reach] = {
     ("supervisor", "read", "contact"): "team",
     ("supervisor", "read", "personal_data"): "team",
     ("supervisor", "change", "meeting"): "team",
+    ("supervisor", "change", "deal"): "team",
     ("supervisor", "read", "audit"): "team",
     ("supervisor", "read", "report"): "team",
     # An operator keeps clients' personal data (names, numbers, emails, consent); never outcomes.
