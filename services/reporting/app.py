@@ -10,6 +10,7 @@ import phonenumbers
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from services.reporting.live_figures import live_lifecycle
 from services.reporting.routes import ROUTES
 from services.reporting.views import DEPS, ReportingDeps, Route, make_view
 from services.runtime.health import add_health_routes
@@ -58,6 +59,7 @@ def build_app(deps: ReportingDeps, routes: Sequence[Route] = ROUTES) -> web.Appl
     app = web.Application(client_max_size=256 * 1024)
     app[DEPS] = deps
     app.cleanup_ctx.append(_producer(deps))
+    app.cleanup_ctx.append(live_lifecycle(deps.pool, deps.settings.live_poll_s))
     for route in routes:
         if route.page is not None:
             app.router.add_route(route.method, route.page, make_view(route, api=False))
