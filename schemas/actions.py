@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, TypeAdapter, model_validator
@@ -23,6 +24,7 @@ Outcome = Literal[
     "done",
 ]
 PlanMetric = Literal["contacts", "meetings", "deals_closed"]
+DealResult = Literal["won", "lost"]
 NumberVerdict = Literal["wrong", "spam", "legit"]
 NumberList = Literal["block", "allow", "none"]
 ManagerId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$")]
@@ -245,6 +247,31 @@ class ReassignTask(_Action):
         return str(self.task_id)
 
 
+class OpenDeal(_Action):
+    """A manager takes a client into work: a deal opens for the contact (one open deal per contact). The
+    `taken_into_work` outcome opens one too, when the contact has none open."""
+
+    kind: Literal["open_deal"] = "open_deal"
+    deal_id: uuid.UUID = Field(description="chosen by the producer; the deal's id from now on")
+    contact_id: uuid.UUID
+    interaction_id: uuid.UUID | None = Field(None, description="the interaction it was taken into work from")
+
+    def kafka_key(self) -> str:
+        return str(self.deal_id)
+
+
+class CloseDeal(_Action):
+    """Closes an open deal as won or lost; the amount (in the company's currency) counts for won deals."""
+
+    kind: Literal["close_deal"] = "close_deal"
+    deal_id: uuid.UUID
+    result: DealResult
+    amount: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)] | None = None
+
+    def kafka_key(self) -> str:
+        return str(self.deal_id)
+
+
 Action = Annotated[
     SetOutcome
     | RecordMeeting
@@ -257,7 +284,9 @@ Action = Annotated[
     | EditContact
     | MergeContacts
     | RecordConsent
-    | ReassignTask,
+    | ReassignTask
+    | OpenDeal
+    | CloseDeal,
     Field(discriminator="kind"),
 ]
 ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)

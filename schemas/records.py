@@ -4,8 +4,9 @@ them: ids, statuses, timings and reasons, never a phone number, an email address
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Literal, Protocol
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal, Protocol
 
 from pydantic import AwareDatetime, Field
 
@@ -218,3 +219,78 @@ class DeadLetter(Record):
     error_class: str
     payload: str = Field(description="the original value, decoded as UTF-8 with replacement, at most 64 KiB")
     first_seen_at: AwareDatetime
+
+
+# Report records (touchpoint.reports.*.v1): ids and figures only. A day is a calendar day in TOUCHPOINT_TIMEZONE;
+# what each figure counts is in docs/analysts.md. Shares and medians are null when nothing was counted.
+Seconds = Annotated[float | None, Field(description="seconds; null when there is nothing to take it over")]
+Share = Annotated[float | None, Field(ge=0, le=1, description="0..1; null when the denominator is 0")]
+
+
+class DayFigures(Record):
+    """The figures of one day, for one manager or one team."""
+
+    day: date
+    calls_in: int = Field(ge=0, description="inbound external calls that ended this day")
+    calls_out: int = Field(ge=0, description="outbound external calls that ended this day")
+    calls_answered: int = Field(ge=0, description="inbound calls answered")
+    calls_missed: int = Field(ge=0, description="inbound calls missed")
+    calls_abandoned: int = Field(ge=0, description="inbound calls hung up before any phone rang")
+    calls_wrong: int = Field(ge=0, description="calls confirmed or flagged as a wrong number")
+    wrong_number_share: Share
+    callbacks_due: int = Field(ge=0, description="callback tasks created this day (missed calls to call back)")
+    callbacks_within_sla: int = Field(ge=0, description="… of them called back by their due time")
+    callback_sla_share: Share
+    callback_median_s: Seconds
+    callback_p90_s: Seconds
+    emails_in: int = Field(ge=0, description="inbound emails received (not bounces, auto-replies or bulk)")
+    emails_answered: int = Field(ge=0, description="reply tasks created this day and answered by an email")
+    reply_median_s: Seconds
+    meetings: int = Field(ge=0, description="meetings held this day (their date)")
+    meetings_complete: int = Field(ge=0, description="… with the minimum data set")
+    contacts_new: int = Field(ge=0, description="contacts created this day")
+    contacts_complete: int = Field(ge=0, description="… with a first and last name and an address")
+    data_completeness: Share
+    deals_opened: int = Field(ge=0)
+    deals_won: int = Field(ge=0)
+    deals_lost: int = Field(ge=0)
+    deals_won_amount: Decimal = Field(ge=0, description="sum of the won deals' amounts, as a decimal string")
+
+
+class ManagerDaily(DayFigures):
+    """One manager's figures for one day; the latest record per key (`manager_id|YYYY-MM-DD`) is the current one."""
+
+    schema_: Literal["touchpoint.reports.manager-daily/1"] = Field("touchpoint.reports.manager-daily/1", alias="schema")
+    event_id: str = Field(description="`<manager_id>|<day>:<version>`")
+    manager_id: str
+    team: str | None = Field(None, description="the manager's team when the figures were computed")
+    version: int = Field(ge=1, description="grows by one each time the day's figures change")
+    computed_at: AwareDatetime
+
+
+class TeamDaily(DayFigures):
+    """One team's figures for one day (the sum of its managers'; medians over all their times); key `team|day`."""
+
+    schema_: Literal["touchpoint.reports.team-daily/1"] = Field("touchpoint.reports.team-daily/1", alias="schema")
+    event_id: str = Field(description="`<team>|<day>:<hash of the figures>`")
+    team: str
+    managers: int = Field(ge=0, description="managers with a row this day")
+    computed_at: AwareDatetime
+
+
+class CallbackSla(Record):
+    """Callback service level of one manager and day; key `manager_id|YYYY-MM-DD`, updated when it changes."""
+
+    schema_: Literal["touchpoint.reports.callback-sla/1"] = Field("touchpoint.reports.callback-sla/1", alias="schema")
+    event_id: str = Field(description="`<manager_id>|<day>:<version of the manager-day>`")
+    manager_id: str
+    team: str | None = None
+    day: date
+    sla_minutes: int = Field(ge=0, description="business minutes a missed call must be called back within")
+    callbacks_due: int = Field(ge=0)
+    callbacks_within_sla: int = Field(ge=0)
+    callbacks_done: int = Field(ge=0, description="callbacks done (by a call or by hand), late or not")
+    callback_sla_share: Share
+    callback_median_s: Seconds
+    callback_p90_s: Seconds
+    computed_at: AwareDatetime

@@ -9,7 +9,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from schemas.actions import ACTION_ADAPTER
 from schemas.events import CallEvent, EmailEvent
-from schemas.records import DeadLetter, InteractionChanged, TaskChanged
+from schemas.records import CallbackSla, DeadLetter, InteractionChanged, ManagerDaily, TaskChanged, TeamDaily
 
 DAY_MS = 24 * 60 * 60 * 1000
 
@@ -35,10 +35,23 @@ ACTIONS = Topic("touchpoint.actions.v1", "id of the record the action changes", 
 INTERACTIONS = Topic("touchpoint.interactions.v1", "interaction id", 8, 30 * DAY_MS)
 TASKS = Topic("touchpoint.tasks.v1", "task id", 8, 30 * DAY_MS)
 REPORTS_MANAGER_DAILY = Topic("touchpoint.reports.manager-daily.v1", "manager_id|date", 4, compacted=True)
+REPORTS_TEAM_DAILY = Topic("touchpoint.reports.team-daily.v1", "team|date", 4, compacted=True)
+REPORTS_CALLBACK_SLA = Topic("touchpoint.reports.callback-sla.v1", "manager_id|date", 4, compacted=True)
 # Operators only: dead letters carry raw payloads (names, numbers). Short retention; keyed without PII.
 DLQ = Topic("touchpoint.dlq.v1", "<topic>:<partition>:<offset> of the original record", 4, 7 * DAY_MS)
 
-ALL_TOPICS: tuple[Topic, ...] = (CALLS, EMAILS, ACTIONS, INTERACTIONS, TASKS, REPORTS_MANAGER_DAILY, DLQ)
+ALL_TOPICS: tuple[Topic, ...] = (
+    CALLS,
+    EMAILS,
+    ACTIONS,
+    INTERACTIONS,
+    TASKS,
+    REPORTS_MANAGER_DAILY,
+    REPORTS_TEAM_DAILY,
+    REPORTS_CALLBACK_SLA,
+    DLQ,
+)
+REPORT_TOPICS: tuple[Topic, ...] = (REPORTS_MANAGER_DAILY, REPORTS_TEAM_DAILY, REPORTS_CALLBACK_SLA)
 
 # What each topic's records are: a model, or a discriminated union of models (given as its TypeAdapter).
 RECORD_MODELS: dict[Topic, type[BaseModel] | TypeAdapter[Any]] = {
@@ -47,6 +60,9 @@ RECORD_MODELS: dict[Topic, type[BaseModel] | TypeAdapter[Any]] = {
     ACTIONS: ACTION_ADAPTER,
     INTERACTIONS: InteractionChanged,
     TASKS: TaskChanged,
+    REPORTS_MANAGER_DAILY: ManagerDaily,
+    REPORTS_TEAM_DAILY: TeamDaily,
+    REPORTS_CALLBACK_SLA: CallbackSla,
     DLQ: DeadLetter,
 }
 

@@ -62,7 +62,7 @@ async def main() -> int:
     limits = ProducerLimits(max_in_flight=settings.outbox_batch + settings.max_batch)
     producer = DurableProducer(kafka, limits, client_id=f"{kafka.client_id_prefix}-classifier")
     await producer.start()
-    store = Store(pool, settings.group_id, kafka.topics, policy)
+    store = Store(pool, settings.group_id, kafka.topics, policy, figures=settings.figures)
     consumer = build_consumer(
         kafka,
         settings.group_id,

@@ -13,10 +13,12 @@ from typing import Any
 
 from schemas.actions import (
     Action,
+    CloseDeal,
     CloseTask,
     EditContact,
     MarkNumber,
     MergeContacts,
+    OpenDeal,
     ReassignContact,
     ReassignTask,
     RecordConsent,
@@ -26,6 +28,7 @@ from schemas.actions import (
     SetPlan,
     UpsertManager,
 )
+from services.classifier.apply_deals import close_deal, open_deal, opened_by_outcome
 from services.classifier.batch_state import (
     Address,
     BatchState,
@@ -60,7 +63,10 @@ def apply_action(state: BatchState, action: Action, policy: Policy) -> None:
     outer = state.cause
     state.cause = Cause(action.event_id, action.kind, action.actor_id, action.occurred_at)
     try:
-        _apply(state, action, policy)
+        if isinstance(action, OpenDeal | CloseDeal):
+            _apply_deal(state, action)
+        else:
+            _apply(state, action, policy)
     finally:
         state.cause = outer
 
@@ -93,6 +99,12 @@ def _apply(state: BatchState, action: Action, policy: Policy) -> None:
             _reassign_task(state, action)
 
 
+def _apply_deal(state: BatchState, action: OpenDeal | CloseDeal) -> None:
+    reason = open_deal(state, action) if isinstance(action, OpenDeal) else close_deal(state, action)
+    if reason is not None:
+        raise Rejected(reason)
+
+
 def _interaction(state: BatchState, iid: uuid.UUID) -> Interaction:
     ix = state.interactions.get(iid)
     if ix is None or ix.phase is None:
@@ -118,6 +130,8 @@ def _set_outcome(state: BatchState, action: SetOutcome, policy: Policy) -> None:
             _verdict(state, action, ix, "wrong", policy)
         elif ix.flag == "pending":
             _verdict(state, action, ix, "legit", policy)
+    if action.outcome == "taken_into_work":
+        opened_by_outcome(state, action, ix)
     state.audit_change("interaction", ix.id, before, ix.snapshot())
 
 

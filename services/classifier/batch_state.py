@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from schemas.records import TaskKind, TaskStatus
@@ -189,6 +190,28 @@ class Plan:
 
 
 @dataclass(frozen=True, slots=True)
+class Deal:
+    """A row of `deals` (apply_deals.py): immutable, a change is a new value."""
+
+    id: uuid.UUID
+    contact_id: uuid.UUID
+    manager_id: str
+    interaction_id: uuid.UUID | None
+    status: Literal["open", "won", "lost"]
+    amount: Decimal | None
+    opened_at: datetime
+    closed_at: datetime | None = None
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "contact_id": str(self.contact_id),
+            "manager_id": self.manager_id,
+            "status": self.status,
+            "amount": None if self.amount is None else str(self.amount),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
     action_event_id: str
     action_kind: str
@@ -240,6 +263,7 @@ class BatchState:
     """Each manager's latest verdict per number (number, manager id)."""
     meetings: dict[uuid.UUID, Meeting] = field(default_factory=dict)
     consents: dict[tuple[uuid.UUID, str], Consent] = field(default_factory=dict)
+    deals: dict[uuid.UUID, Deal] = field(default_factory=dict)
     # Appended, never loaded: the links this batch made and the audit of its changes.
     task_links: set[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=set)
     audit: list[AuditEntry] = field(default_factory=list)

@@ -29,6 +29,7 @@ class ClassifierSettings(BaseSettings):
     outbox_prune_batch: int = Field(5000, ge=1, description="rows deleted per statement when pruning")
     outbox_prune_every_s: float = Field(60.0, gt=0)
     session_timeout_ms: int = Field(10_000, ge=1000)
+    figures: bool = Field(True, description="keep the report figures in each batch (off only to measure their cost)")
     failpoints: str = Field("", description="test-only crash points, comma-separated (see failpoints.py)")
 
 

@@ -28,10 +28,12 @@ from services.classifier.fence_offsets import (
     stored_offsets,
 )
 from services.classifier.find_threads import find_threads
+from services.classifier.keep_deals import load_deals, write_deals
 from services.classifier.load_state import Touched, load_state
 from services.classifier.policy import Policy
 from services.classifier.record_events import record_calls, record_emails
 from services.classifier.thread_emails import email_interaction_id
+from services.classifier.update_figures import Figures
 from services.classifier.write_back import snapshot, write_back
 from services.classifier.write_outbox import dead_letter_row, outbox_rows, write_outbox
 from services.runtime.postgres import Connection
@@ -68,12 +70,16 @@ class Store:
         topics: TopicNames,
         policy: Policy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        figures: bool = True,
     ) -> None:
         self._pool = pool
         self._topics = topics
         self._group_id = group_id
         self._policy = policy or Policy()
         self._clock = clock
+        p = self._policy
+        self._figures = Figures(p.hours.zone, topics, p.callback_sla_minutes) if figures else None
 
     async def stored_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         return await stored_offsets(self._pool, self._group_id, partitions)
@@ -88,7 +94,8 @@ class Store:
         before_commit: Callable[[], None] = lambda: None,
     ) -> BatchResult:
         """Lock the offsets → skip what was applied → record events → load the batch's state (rows locked) → apply
-        events and actions in consumed order (pure) → write back what differs → outbox → advance the offsets."""
+        events and actions in consumed order (pure) → write back what differs → recompute the figures of the
+        (manager, day) keys it touched → outbox → advance the offsets."""
         async with self._pool.acquire() as conn, conn.transaction():
             fenced = fence(records, ranges, await lock_offsets(conn, self._group_id, list(ranges)))
             result = BatchResult(stale=fenced.stale, rewind=fenced.rewind)
@@ -145,11 +152,14 @@ class Store:
         state = await load_state(
             conn, Touched(touched, refs, call_events, email_events, [_action(r) for r in actions]), self._policy.ids
         )
+        loaded_deals = await load_deals(conn, state, [_action(r) for r in actions])
         loaded = snapshot(state)
+        marks = self._figures.marks(state) if self._figures else None
         stored_calls = [i for i, _ in calls if i in touched and state.interactions[i].phase]
         history = await _call_history(conn, stored_calls, fresh)
         rejected = apply_events(state, steps, history, self._policy)
         written = await write_back(conn, state, loaded, actions, rejected)
+        await write_deals(conn, state, loaded_deals)
         now = self._clock()
         # Keyed by where the action was consumed: an action's own key may be a phone number (MarkNumber).
         letters = [
@@ -158,7 +168,10 @@ class Store:
             if r.event.event_id in rejected
         ]
         dead = [(letter.event_id, letter) for letter in letters]
-        await write_outbox(conn, outbox_rows(written, dead, self._topics, now))
+        rows = outbox_rows(written, dead, self._topics, now)
+        if self._figures is not None and marks is not None:
+            rows += await self._figures.update(conn, marks, state, now)
+        await write_outbox(conn, rows)
         result.rejected = len(rejected)
         result.changed = [str(ix.id) for ix in written.interactions]
         result.tasks_changed = [str(task.id) for task, _ in written.tasks]

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from services.reporting.live_figures import live_lifecycle
 from services.reporting.routes import ROUTES
 from services.reporting.views import DEPS, ReportingDeps, Route, make_view
+from services.reporting.watch_dashboard import shown
 from services.runtime.health import add_health_routes
 
 # Routes served without the route table's checks: the process's own health, for probes (no data in them).
@@ -29,6 +30,7 @@ def templates() -> jinja2.Environment:
     )
     env.filters["ago"] = _short_time
     env.filters["phone"] = readable_address
+    env.filters["figure"] = lambda value, name: shown(name, value)
     return env
 
 

@@ -1,5 +1,5 @@
-"""The managers report as a page and as CSV/XLSX downloads, and the dashboard's daily figures as downloads: one
-query each, several renderings. Ids and figures only (no personal data), so analysts may export them too."""
+"""The managers report (its page: report_managers.py) and the dashboard's daily figures as CSV/XLSX downloads,
+from the figures.py reads the pages use. Ids and figures only (no personal data): analysts may export them."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from services.reporting.plan_targets import today_of
 from services.reporting.problems import FieldError, Problem
 from services.reporting.report_managers import parse_period
 from services.reporting.views import Ctx, Result
-from services.reporting.watch_dashboard import CHART_DAYS, NOT_DEFINED, figure_dict, shown
+from services.reporting.watch_dashboard import CHART_DAYS, NOT_DEFINED
 
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
@@ -109,49 +109,40 @@ def absolute(ctx: Ctx, link: str | None) -> str | None:
 
 
 async def managers_table(ctx: Ctx) -> dict[str, Any]:
-    """The managers report: per manager every figure of the period, each with its records link, and the total."""
+    """The managers report as the page shows it (report_managers.py reads the same figures.manager_figures): per
+    manager every figure of the period with its records link, and the total of all of them."""
     period = ctx.request.query.get("period") or today_of(ctx).isoformat()
     start, end = parse_period(period)
     team = ctx.request.query.get("team") or None
-    found = [
-        figure_dict(r)
-        for r in await figures.manager_figures(
-            ctx.deps.pool, await ctx.managers(), start, end, ctx.deps.timezone, team=team
-        )
-    ]
+    found = await figures.manager_figures(
+        ctx.deps.pool, await ctx.managers(), start, end, ctx.deps.timezone, team, now=ctx.now
+    )
     names = list(figures.FIGURES)
     rows = [
         {
             "manager_id": r["manager_id"],
-            "team": r.get("team"),
+            "team": r["team"],
             "values": [r["figures"][n]["value"] for n in names],
-            "shown": [shown(n, r["figures"][n]["value"]) for n in names],
             "links": [r["figures"][n]["records"] for n in names],
         }
         for r in found
     ]
-    totals = figures.team_total(found) if found else {}  # type: ignore[arg-type]
+    totals = figures.team_total(found, team or "", figures.period_name(start, end))
     return {
         "period": period,
         "team": team or "",
-        "from": start.isoformat(),
-        "until": end.isoformat(),
         "names": names,
         "labels": [figures.LABELS.get(n, n) for n in names],
         "managers": rows,
-        "total": {"values": [totals.get(n) for n in names], "shown": [shown(n, totals.get(n)) for n in names]},
+        "total": [totals[n]["value"] for n in names],
     }
-
-
-async def report_page(ctx: Ctx) -> Result:
-    return Result(await managers_table(ctx))
 
 
 async def export_managers(ctx: Ctx) -> Result:
     fmt = chosen_format(ctx)
     table = await managers_table(ctx)
     rows = [[r["manager_id"], r["team"], *r["values"]] for r in table["managers"]]
-    rows.append(["total", table["team"] or None, *table["total"]["values"]])
+    rows.append(["total", table["team"] or None, *table["total"]])
     name = f"managers-{table['period']}" + (f"-{table['team']}" if table["team"] else "")
     if fmt == "csv":
         return download(csv_chunks(["manager_id", "team", *table["names"]], rows), fmt, name)
@@ -165,7 +156,7 @@ async def export_dashboard(ctx: Ctx) -> Result:
     fmt = chosen_format(ctx)
     today = today_of(ctx)
     start = today - timedelta(days=CHART_DAYS - 1)
-    names = list(figures.FIGURES)
+    names = [n for n in figures.FIGURES if n not in figures.CURRENT]  # the current state has no history
     series = await figures.daily_series(
         ctx.deps.pool, await ctx.managers(), start, today + timedelta(days=1), ctx.deps.timezone, names
     )

@@ -1,47 +1,92 @@
-"""Stand-in for the figures read API of FIGURES.md until wt-figures lands: the same signatures, a few figures
-counted straight from the tables (the real module keeps them incrementally). Replaced, not merged, by figures'."""
+"""The figures per manager and team for a day, an ISO week or a month: sums of the `manager_daily` rows the classifier
+keeps (percentiles over the days' pooled times, never averaged) and the current state of tasks and the backlog;
+each figure with the link to the records it counts (`/reports/records`, report_records.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date, timedelta
-from typing import Any, TypedDict
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any, NotRequired, TypedDict
 from urllib.parse import urlencode
 
 import asyncpg
+
+from services.classifier.count_figures import day_figures, summed
 
 FIGURES: tuple[str, ...] = (
     "calls_in",
     "calls_out",
     "calls_answered",
     "calls_missed",
+    "calls_abandoned",
+    "callbacks_due",
+    "callbacks_within_sla",
+    "callback_median_s",
+    "callback_p90_s",
+    "callback_sla_share",
     "tasks_open",
     "tasks_overdue",
     "backlog",
     "backlog_oldest_s",
+    "wrong_number_share",
     "emails_in",
+    "emails_answered",
+    "reply_median_s",
     "meetings",
     "meetings_complete",
     "contacts_new",
     "data_completeness",
+    "deals_opened",
     "deals_won",
+    "deals_lost",
+    "deals_won_amount",
 )
 LABELS: dict[str, str] = {
     "calls_in": "Calls in",
     "calls_out": "Calls out",
     "calls_answered": "Answered",
     "calls_missed": "Missed",
+    "calls_abandoned": "Abandoned",
+    "callbacks_due": "Callbacks due",
+    "callbacks_within_sla": "Called back in time",
+    "callback_median_s": "Callback time, median",
+    "callback_p90_s": "Callback time, 90th percentile",
+    "callback_sla_share": "Called back within the SLA",
     "tasks_open": "Open tasks",
     "tasks_overdue": "Overdue tasks",
-    "backlog": "To confirm",
-    "backlog_oldest_s": "Oldest to confirm (s)",
-    "emails_in": "Emails in",
+    "backlog": "Awaiting confirmation",
+    "backlog_oldest_s": "Oldest awaiting confirmation",
+    "wrong_number_share": "Wrong numbers",
+    "emails_in": "Emails received",
+    "emails_answered": "Emails answered",
+    "reply_median_s": "Reply time, median",
     "meetings": "Meetings",
-    "meetings_complete": "Meetings complete",
+    "meetings_complete": "Meetings with the minimum data set",
     "contacts_new": "New contacts",
     "data_completeness": "Data completeness",
+    "deals_opened": "Deals opened",
     "deals_won": "Deals won",
+    "deals_lost": "Deals lost",
+    "deals_won_amount": "Won amount",
 }
+PLAN_METRICS: dict[str, str] = {
+    "contacts": "contacts_new",
+    "meetings": "meetings_complete",
+    "deals_closed": "deals_won",
+}
+"""The figure a plan metric (schemas/actions.py PlanMetric) is measured by."""
+CURRENT: tuple[str, ...] = ("tasks_open", "tasks_overdue", "backlog", "backlog_oldest_s")
+"""Figures of the current state, the same whatever the period."""
+RECORDS_OF: dict[str, str] = {
+    "callback_median_s": "callback_s",
+    "callback_p90_s": "callback_s",
+    "callback_sla_share": "callbacks_due",
+    "wrong_number_share": "calls_wrong",
+    "reply_median_s": "reply_s",
+    "data_completeness": "contacts_new",
+    "deals_won_amount": "deals_won",
+}
+"""A figure taken over other records than its own name says: the callback times over the callbacks done, …"""
 
 
 class Figure(TypedDict):
@@ -53,107 +98,151 @@ class ManagerFigures(TypedDict):
     manager_id: str
     team: str | None
     figures: dict[str, Figure]
+    sums: NotRequired[dict[str, Any]]
+    """The period's summed counts and pooled response times, which team totals are taken from; not shown."""
 
 
-def records_link(manager_id: str, name: str, period: str) -> str:
-    if name.startswith(("tasks", "backlog")):
-        return "/queue"
-    return "/interactions?" + urlencode({"manager_id": manager_id, "period": period})
-
-
-def _period(start: date, end: date) -> str:
+def period_name(start: date, end: date) -> str:
+    """`2026-11-30`, `2026-W49` or `2026-11` when [start, end) is one; else `2026-11-03..2026-11-17`."""
     if end - start == timedelta(days=1):
         return start.isoformat()
     if end - start == timedelta(days=7) and start.isoweekday() == 1:
         year, week, _ = start.isocalendar()
         return f"{year}-W{week:02d}"
-    return f"{start.year}-{start.month:02d}"
+    if start.day == 1 and end == date(start.year + start.month // 12, start.month % 12 + 1, 1):
+        return f"{start.year}-{start.month:02d}"
+    return f"{start.isoformat()}..{end.isoformat()}"
+
+
+def records_link(manager_id: str, name: str, period: str) -> str:
+    """The page listing exactly the records `name` counts for the manager in the period."""
+    return "/reports/records?" + urlencode({"manager_id": manager_id, "figure": name, "period": period})
+
+
+def team_records_link(team: str, name: str, period: str) -> str:
+    return "/reports/records?" + urlencode({"team": team, "figure": name, "period": period})
 
 
 async def manager_figures(
-    pool: asyncpg.Pool, manager_ids: list[str] | None, start: date, end: date, tz: str, team: str | None = None
+    pool: asyncpg.Pool,
+    manager_ids: list[str] | None,
+    start: date,
+    end: date,
+    tz: str,
+    team: str | None = None,
+    *,
+    now: datetime | None = None,
 ) -> list[ManagerFigures]:
-    rows = await pool.fetch(
-        """WITH chosen AS (SELECT m.id, m.team FROM managers m
-                           WHERE ($1::text[] IS NULL OR m.id = ANY($1)) AND ($2::text IS NULL OR m.team = $2))
-           SELECT c.id AS manager_id, c.team,
-             (SELECT count(*) FROM interactions i WHERE i.manager_id = c.id AND i.kind = 'call' AND NOT i.internal
-                AND i.direction = 'inbound' AND (i.started_at AT TIME ZONE $5)::date >= $3
-                AND (i.started_at AT TIME ZONE $5)::date < $4) AS calls_in,
-             (SELECT count(*) FROM interactions i WHERE i.manager_id = c.id AND i.kind = 'call' AND NOT i.internal
-                AND i.direction = 'outbound' AND (i.started_at AT TIME ZONE $5)::date >= $3
-                AND (i.started_at AT TIME ZONE $5)::date < $4) AS calls_out,
-             (SELECT count(*) FROM interactions i WHERE i.manager_id = c.id AND i.kind = 'call' AND NOT i.internal
-                AND i.auto_status = 'answered' AND (i.started_at AT TIME ZONE $5)::date >= $3
-                AND (i.started_at AT TIME ZONE $5)::date < $4) AS calls_answered,
-             (SELECT count(*) FROM interactions i WHERE i.manager_id = c.id AND i.kind = 'call' AND NOT i.internal
-                AND i.auto_status = 'missed' AND (i.started_at AT TIME ZONE $5)::date >= $3
-                AND (i.started_at AT TIME ZONE $5)::date < $4) AS calls_missed,
-             (SELECT count(*) FROM interactions i WHERE i.manager_id = c.id AND i.kind = 'email'
-                AND i.direction = 'inbound' AND (i.started_at AT TIME ZONE $5)::date >= $3
-                AND (i.started_at AT TIME ZONE $5)::date < $4) AS emails_in,
-             (SELECT count(*) FROM tasks t WHERE t.assignee_id = c.id AND t.status = 'open') AS tasks_open,
-             (SELECT count(*) FROM tasks t WHERE t.assignee_id = c.id AND t.status = 'open'
-                AND t.due_at < now()) AS tasks_overdue,
-             (SELECT count(*) FROM interactions i WHERE i.manager_id = c.id AND i.outcome IS NULL AND NOT i.internal
-                AND i.auto_status IS NOT NULL AND (i.kind = 'email' OR i.phase = 'ended')) AS backlog,
-             (SELECT extract(epoch FROM now() - min(i.started_at))::int FROM interactions i
-                WHERE i.manager_id = c.id AND i.outcome IS NULL AND NOT i.internal AND i.auto_status IS NOT NULL
-                AND (i.kind = 'email' OR i.phase = 'ended')) AS backlog_oldest_s,
-             (SELECT count(*) FROM meetings mt WHERE mt.manager_id = c.id AND mt.meeting_date >= $3
-                AND mt.meeting_date < $4) AS meetings,
-             (SELECT count(*) FROM contacts ct WHERE ct.owner_id = c.id
-                AND (ct.created_at AT TIME ZONE $5)::date >= $3 AND (ct.created_at AT TIME ZONE $5)::date < $4)
-                AS contacts_new,
-             (SELECT avg(CASE WHEN ct.first_name IS NOT NULL AND ct.last_name IS NOT NULL THEN 1.0 ELSE 0.0 END)
-                FROM contacts ct WHERE ct.owner_id = c.id AND ct.merged_into IS NULL) AS data_completeness
-           FROM chosen c ORDER BY c.id""",
+    """Every manager in `manager_ids` (None: all) and `team`, by id. `tz` must be the classifier's
+    TOUCHPOINT_TIMEZONE: the days of `manager_daily` are its days. `now` (default: the database's) is when tasks
+    are overdue and the backlog's age is taken."""
+    managers = await pool.fetch(
+        """SELECT m.id, coalesce(m.team, (SELECT u.team FROM users u WHERE u.manager_id = m.id AND u.active
+                                          LIMIT 1)) AS team
+           FROM managers m WHERE ($1::text[] IS NULL OR m.id = ANY($1)) ORDER BY m.id""",
         manager_ids,
-        team,
-        start,
-        end,
-        tz,
     )
-    period = _period(start, end)
+    managers = [m for m in managers if team is None or m["team"] == team]
+    ids = [m["id"] for m in managers]
+    days = await _days(pool, ids, start, end)
+    current = await _current(pool, ids, now)
+    period = period_name(start, end)
     out: list[ManagerFigures] = []
-    for row in rows:
-        values: dict[str, Any] = dict(row)
-        values["meetings_complete"] = values["meetings"]
-        values["deals_won"] = None
-        if values["data_completeness"] is not None:
-            values["data_completeness"] = float(values["data_completeness"])
-        figures: dict[str, Figure] = {
-            name: {"value": values[name], "records": records_link(row["manager_id"], name, period)} for name in FIGURES
-        }
-        out.append({"manager_id": row["manager_id"], "team": row["team"], "figures": figures})
+    for m in managers:
+        total = summed(days.get(m["id"], []), start)
+        values = _values(total) | current.get(m["id"], dict.fromkeys(CURRENT, 0))
+        figures = {name: Figure(value=values[name], records=records_link(m["id"], name, period)) for name in FIGURES}
+        out.append(ManagerFigures(manager_id=m["id"], team=m["team"], figures=figures, sums=total))
     return out
 
 
-def team_total(rows: list[ManagerFigures]) -> dict[str, int | float | None]:
-    totals: dict[str, int | float | None] = {}
-    for name in FIGURES:
-        values = [v for r in rows if (v := r["figures"][name]["value"]) is not None]
-        if not values:
-            totals[name] = None
-        elif name in ("data_completeness",):
-            totals[name] = sum(values) / len(values)
-        elif name == "backlog_oldest_s":
-            totals[name] = max(values)
-        else:
-            totals[name] = sum(values)
-    return totals
+def team_total(rows: Sequence[ManagerFigures], team: str, period: str) -> dict[str, Figure]:
+    """A team's figures from its managers': counts added, percentiles over the pooled times, shares of the sums."""
+    values = _values(summed([r["sums"] for r in rows if "sums" in r], date.min))
+    for name in CURRENT:
+        found = [float(v) for r in rows if (v := r["figures"][name]["value"]) is not None]
+        values[name] = (max(found) if name == "backlog_oldest_s" else sum(found)) if found else None
+    if rows and values["backlog_oldest_s"] is None:
+        values["backlog"] = values["backlog"] or 0
+    return {name: Figure(value=values[name], records=team_records_link(team, name, period)) for name in FIGURES}
 
 
 async def daily_series(
-    pool: asyncpg.Pool, manager_ids: list[str] | None, start: date, end: date, tz: str, names: Sequence[str]
+    pool: asyncpg.Pool,
+    manager_ids: list[str] | None,
+    start: date,
+    end: date,
+    tz: str,
+    names: Sequence[str],
 ) -> dict[str, list[tuple[date, float | None]]]:
-    days = [start + timedelta(days=n) for n in range((end - start).days)]
-    out: dict[str, list[tuple[date, float | None]]] = {}
-    for name in names:
-        values: list[tuple[date, float | None]] = []
-        for day in days:
-            rows = await manager_figures(pool, manager_ids, day, day + timedelta(days=1), tz)
-            total = team_total(rows).get(name)
-            values.append((day, None if total is None else float(total)))
-        out[name] = values
+    """Per figure, its value on each day of [start, end) over the managers (None: all); for charts. Figures of the
+    current state have no history: their series are None."""
+    rows = await pool.fetch(
+        """SELECT * FROM manager_daily WHERE ($1::text[] IS NULL OR manager_id = ANY($1)) AND day >= $2 AND day < $3
+           ORDER BY day""",
+        manager_ids,
+        start,
+        end,
+    )
+    by_day: dict[date, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        by_day.setdefault(row["day"], []).append(dict(row))
+    series: dict[str, list[tuple[date, float | None]]] = {name: [] for name in names}
+    day = start
+    while day < end:
+        values = _values(summed(by_day.get(day, []), day))
+        for name in names:
+            value = values.get(name)
+            series[name].append((day, None if value is None else float(value)))
+        day += timedelta(days=1)
+    return series
+
+
+def _values(total: Mapping[str, Any]) -> dict[str, Any]:
+    """The period's figures from the sum of its days (count_figures.summed)."""
+    figures = day_figures(total)
+    figures["deals_won_amount"] = float(figures["deals_won_amount"])
+    return figures
+
+
+async def _days(pool: asyncpg.Pool, ids: list[str], start: date, end: date) -> dict[str, list[Mapping[str, Any]]]:
+    out: dict[str, list[Mapping[str, Any]]] = {}
+    for row in await pool.fetch(
+        "SELECT * FROM manager_daily WHERE manager_id = ANY($1::text[]) AND day >= $2 AND day < $3",
+        ids,
+        start,
+        end,
+    ):
+        out.setdefault(row["manager_id"], []).append(dict(row))
     return out
+
+
+async def _current(
+    pool: asyncpg.Pool, ids: list[str], now: datetime | None
+) -> dict[str, dict[str, int | float | None]]:
+    """Open and overdue tasks per assignee, and interactions awaiting confirmation with the age of the oldest."""
+    out: dict[str, dict[str, int | float | None]] = {i: dict.fromkeys(CURRENT, 0) for i in ids}
+    for i in ids:
+        out[i]["backlog_oldest_s"] = None
+    for row in await pool.fetch(
+        """SELECT assignee_id, count(*) AS open, count(*) FILTER (WHERE due_at < coalesce($2, now())) AS overdue
+           FROM tasks WHERE status = 'open' AND assignee_id = ANY($1::text[]) GROUP BY assignee_id""",
+        ids,
+        now,
+    ):
+        out[row["assignee_id"]] |= {"tasks_open": row["open"], "tasks_overdue": row["overdue"]}
+    for row in await pool.fetch(
+        f"""SELECT i.manager_id, count(*) AS backlog,
+                   extract(epoch FROM coalesce($2, now()) - min(coalesce(i.ended_at, i.started_at)))::float AS oldest
+            FROM interactions i WHERE i.manager_id = ANY($1::text[]) AND {AWAITING} GROUP BY i.manager_id""",  # noqa: S608 - fixed condition
+        ids,
+        now,
+    ):
+        out[row["manager_id"]] |= {"backlog": row["backlog"], "backlog_oldest_s": max(0.0, row["oldest"])}
+    return out
+
+
+AWAITING = (
+    "i.outcome IS NULL AND NOT i.internal AND i.auto_status IS NOT NULL AND (i.kind = 'email' OR i.phase = 'ended')"
+)
+"""An interaction awaiting a person's confirmation (the manager's queue, queries.awaiting_confirmation)."""

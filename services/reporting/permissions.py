@@ -14,7 +14,18 @@ Verb = Literal["read", "change"]
 # What a route acts on. `personal_data` is not a route's kind but a field-level grant: names, numbers and email
 # addresses are shown only to roles holding it, masked for everyone else.
 Kind = Literal[
-    "interaction", "task", "contact", "personal_data", "meeting", "audit", "report", "plan", "audience", "user", "base"
+    "interaction",
+    "task",
+    "contact",
+    "personal_data",
+    "meeting",
+    "deal",
+    "audit",
+    "report",
+    "plan",
+    "audience",
+    "user",
+    "base",
 ]
 # How far a grant reaches: a manager's own records, a supervisor's team's, or all of them.
 Reach = Literal["own", "team", "all"]
@@ -27,6 +38,7 @@ RULES: dict[tuple[Role, Verb, Kind], Reach] = {
     ("manager", "read", "contact"): "own",
     ("manager", "read", "personal_data"): "own",
     ("manager", "change", "meeting"): "own",
+    ("manager", "change", "deal"): "own",
     ("manager", "read", "audit"): "own",
     # ...and their own figures, dashboard and plans, and campaign lists of their own clients.
     ("manager", "read", "report"): "own",
@@ -39,6 +51,7 @@ RULES: dict[tuple[Role, Verb, Kind], Reach] = {
     ("supervisor", "read", "contact"): "team",
     ("supervisor", "read", "personal_data"): "team",
     ("supervisor", "change", "meeting"): "team",
+    ("supervisor", "change", "deal"): "team",
     ("supervisor", "read", "audit"): "team",
     ("supervisor", "read", "report"): "team",
     # A supervisor sets the team's plans (set_plan) and builds campaign lists of the team's clients.

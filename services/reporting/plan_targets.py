@@ -100,9 +100,9 @@ async def plans_within(
         if period not in counted:
             start, end = period_bounds(period)
             ids = sorted({r["manager_id"] for r in rows if r["period"] == period})
-            found = await figures.manager_figures(ctx.deps.pool, ids, start, end, ctx.deps.timezone)
+            found = await figures.manager_figures(ctx.deps.pool, ids, start, end, ctx.deps.timezone, now=ctx.now)
             counted[period] = {f["manager_id"]: dict(f["figures"]) for f in found}
-        figure = counted[period].get(row["manager_id"], {}).get(METRIC_FIGURE[row["metric"]])
+        figure = counted[period].get(row["manager_id"], {}).get(figures.PLAN_METRICS[row["metric"]])
         value = figure["value"] if figure else None
         out.append(
             progress(

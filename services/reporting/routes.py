@@ -11,11 +11,13 @@ from services.reporting import confirm_outcomes as q
 from services.reporting import export_reports as exports
 from services.reporting import keep_base as base
 from services.reporting import keep_contacts as contacts
+from services.reporting import keep_deals as deals
 from services.reporting import plan_targets as plans
 from services.reporting import sign_in
 from services.reporting import watch_dashboard as board
 from services.reporting.problems import not_found
 from services.reporting.report_managers import managers_report
+from services.reporting.report_records import figure_records
 from services.reporting.serve_assets import vendor
 from services.reporting.views import Ctx, Result, Route
 
@@ -167,6 +169,26 @@ ROUTES: tuple[Route, ...] = (
         page="/contacts/{id}/consent",
         api="/api/contacts/{id}/consent",
     ),
+    # Deals.
+    Route(
+        "POST",
+        deals.open_deal,
+        "Takes the client into work: a deal opens for the contact (open_deal action); 202 once it is on "
+        "touchpoint.actions.v1",
+        "change",
+        "deal",
+        page="/contacts/{id}/deals",
+        api="/api/contacts/{id}/deals",
+    ),
+    Route(
+        "POST",
+        deals.close_deal,
+        'Closes a deal: {"result": "won" | "lost", "amount": "1200.00"} (close_deal action); 202',
+        "change",
+        "deal",
+        page="/deals/{id}/close",
+        api="/api/deals/{id}/close",
+    ),
     # Figures.
     Route(
         "GET",
@@ -174,18 +196,22 @@ ROUTES: tuple[Route, ...] = (
         "Figures per manager for a period (2026-11-30, 2026-W49 or 2026-11), each with a link to its records",
         "read",
         "report",
+        page="/reports",
         api="/api/reports/managers",
+        template="reports.html",
         query=("period", "team"),
     ),
     Route(
         "GET",
-        exports.report_page,
-        "The managers report: every figure per manager and the total for a period, each linking to its records",
+        figure_records,
+        "The records a figure counts (figure, period, and manager_id or team): ids, times and statuses, each with "
+        "its link",
         "read",
-        "report",
-        page="/reports",
-        template="report.html",
-        query=("period", "team"),
+        "interaction",
+        page="/reports/records",
+        api="/api/reports/records",
+        template="records.html",
+        query=("figure", "period", "manager_id", "team"),
     ),
     Route(
         "GET",

@@ -120,15 +120,6 @@ async def backlog_a_day_ago(pool: asyncpg.Pool, managers: list[str] | None, now:
     return {r["manager_id"]: r["n"] for r in rows}
 
 
-def figure_dict(row: Any) -> dict[str, Any]:
-    """A ManagerFigures as a plain dict, whatever shape the read API gives it (TypedDict, dataclass, model)."""
-    if hasattr(row, "model_dump"):
-        return dict(row.model_dump())
-    if hasattr(row, "__dataclass_fields__"):
-        return asdict(row)
-    return dict(row)
-
-
 def chosen_period(ctx: Ctx, today: date) -> tuple[str, date, date]:
     raw = ctx.request.query.get("period") or periods_of(today)[2]
     start, end = parse_period(raw)
@@ -148,31 +139,33 @@ async def dashboard_data(ctx: Ctx) -> dict[str, Any]:
     )
     # Managers are staff, not clients, yet an analyst's view stays ids only, like every feed analysts read.
     label = {r["id"]: r["name"] for r in names} if ctx.sees_personal_data else {}
-    found = [figure_dict(r) for r in await figures.manager_figures(pool, managers, start, end, tz, team=team)]
+    found = await figures.manager_figures(pool, managers, start, end, tz, team, now=ctx.now)
     available = [n for n in KEY_FIGURES if n in figures.FIGURES]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for row in found:
         figs = row["figures"]
         rows.append(
             {
                 "manager_id": row["manager_id"],
                 "label": label.get(row["manager_id"]) or row["manager_id"],
-                "team": row.get("team"),
+                "team": row["team"],
                 "values": {n: figs[n]["value"] for n in available},
                 "shown": {n: shown(n, figs[n]["value"]) for n in available},
                 "links": {n: figs[n]["records"] for n in figs},
             }
         )
-    totals = figures.team_total(found) if found else {}  # type: ignore[arg-type]
+    scope_team = team or (ctx.user.team if ctx.reach == "team" else None)
+    totals = figures.team_total(found, scope_team or "", figures.period_name(start, end))
     own = len(rows) == 1 and ctx.reach == "own"
     key = [
         {
             "name": n,
             "label": figures.LABELS.get(n, n),
-            "value": totals.get(n),
-            "shown": shown(n, totals.get(n)),
-            # One manager: straight to the records; a team: to that figure's column, whose cells link to them.
-            "records": rows[0]["links"].get(n) if own else f"#col-{n}",
+            "value": totals[n]["value"],
+            "shown": shown(n, totals[n]["value"]),
+            # One manager: straight to the records; a team: the team's records; everyone: that figure's column,
+            # whose cells link to each manager's records.
+            "records": rows[0]["links"][n] if own else totals[n]["records"] if scope_team else f"#col-{n}",
         }
         for n in available
     ]
@@ -204,7 +197,7 @@ async def dashboard_data(ctx: Ctx) -> dict[str, Any]:
         "period": period,
         "from": start.isoformat(),
         "until": end.isoformat(),
-        "team": team or (ctx.user.team if ctx.reach == "team" else None),
+        "team": scope_team,
         "scope": "own" if own else "team",
         "key": key,
         "managers": rows,

@@ -16,6 +16,7 @@ import asyncpg
 from schemas.actions import UpsertManager
 from schemas.events import CallEvent, EmailEvent, PhoneAddress
 from schemas.topics import ACTIONS, CALLS
+from services.classifier.count_figures import COUNTS
 from services.classifier.decode import Consumed, ConsumedRecord
 from services.classifier.fence_offsets import OffsetRange
 from services.classifier.store import Store
@@ -209,9 +210,16 @@ DOMAIN_TABLES = (
     "plans",
     "applied_actions",
     "audit_log",
+    "deals",
+    "manager_daily",
 )
 # Bookkeeping that differs with the number of batches by design: write times, ids, and versions (one per change).
 _BOOKKEEPING = frozenset({"updated_at", "created_at", "applied_at", "recorded_at", "id:audit_log", "version"})
+
+
+# A manager-day whose figures went back to zero keeps its row (its last record on the topic says zero): the same as
+# no row, which is what a batch that never counted anything there leaves.
+_COUNTED = {"manager_daily": f"{' + '.join(COUNTS)} > 0"}
 
 
 async def domain_rows(conn: Connection) -> dict[str, list[tuple[tuple[str, object], ...]]]:
@@ -220,7 +228,7 @@ async def domain_rows(conn: Connection) -> dict[str, list[tuple[tuple[str, objec
     for table in DOMAIN_TABLES:
         rows = [
             tuple((k, v) for k, v in row.items() if k not in _BOOKKEEPING and f"{k}:{table}" not in _BOOKKEEPING)
-            for row in await conn.fetch(f"SELECT * FROM {table}")  # noqa: S608 - fixed table names
+            for row in await conn.fetch(f"SELECT * FROM {table} WHERE {_COUNTED.get(table, 'true')}")  # noqa: S608 - fixed table names
         ]
         state[table] = sorted(rows, key=repr)
     return state

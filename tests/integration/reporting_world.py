@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from services.classifier.update_figures import recompute
 from services.reporting.accounts import add_user
 from services.reporting.app import build_app, templates
 from services.reporting.settings import ReportingSettings
@@ -125,6 +126,14 @@ async def seed_office(pool: asyncpg.Pool) -> Office:
             [("e1", "m-ann", NOW, str(ids.ann_answered), '{"outcome": "connected"}'),
              ("e2", "m-cid", NOW, str(ids.cid_answered), '{"outcome": "busy"}')],
         )  # fmt: skip
+        # The figures the classifier would have kept for these rows (the world is written without it).
+        keys = await conn.fetch(
+            """SELECT manager_id AS m, (coalesce(ended_at, started_at) AT TIME ZONE 'UTC')::date AS d
+               FROM interactions WHERE manager_id IS NOT NULL
+               UNION SELECT assignee_id, (created_at AT TIME ZONE 'UTC')::date FROM tasks WHERE assignee_id IS NOT NULL
+               UNION SELECT owner_id, (created_at AT TIME ZONE 'UTC')::date FROM contacts WHERE owner_id IS NOT NULL"""
+        )
+        await recompute(conn, sorted((k["m"], k["d"]) for k in keys), "UTC")
     for role, (email, extra) in ACCOUNTS.items():
         await add_user(pool, email, role, PASSWORD, name=email.split("@")[0].title(), **extra)
     await add_user(pool, BOB_EMAIL, "manager", PASSWORD, manager_id="m-bob", team="east", name="Bob")

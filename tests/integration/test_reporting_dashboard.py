@@ -17,6 +17,7 @@ import pytest
 
 from schemas.actions import ACTION_ADAPTER, SetPlan
 from schemas.topics import ACTIONS
+from services.classifier.update_figures import recompute
 from services.reporting.accounts import issue_api_token
 from tests.integration.helpers import read_topic
 from tests.integration.reporting_world import ACCOUNTS, BOB_EMAIL, NOW, Reporting, bearer, log_in, problem_of
@@ -108,18 +109,20 @@ async def test_the_event_stream_brings_a_changed_figure_within_two_seconds(repor
         assert response.headers["Content-Type"] == "text/event-stream"
         first = await next_event(response.content, time.monotonic() + 5)
         before = int(tile(first["html"], "calls_in"))
-        # What a classifier batch does: an interaction and its outbox record, in one transaction.
+        # What a classifier batch does: an interaction, its outbox record and the day's figures, in one transaction.
         iid = uuid.uuid4()
         async with reporting.pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 """INSERT INTO interactions (id, kind, source, external_id, direction, counterpart, manager_id,
                        phase, auto_status, started_at, ended_at)
-                   VALUES ($1, 'call', 'generic', $2, 'inbound', '+14155550277', 'm-ann', 'ended', 'answered', $3, $3)""",
+                   VALUES ($1, 'call', 'generic', $2, 'inbound', '+14155550277', 'm-ann', 'ended', 'answered',
+                           $3, $3)""",
                 iid, str(iid), NOW - timedelta(minutes=1),
             )  # fmt: skip
             await conn.execute(
                 "INSERT INTO outbox (topic, key, payload) VALUES ('touchpoint.interactions.v1', $1, '{}')", str(iid)
             )
+            await recompute(conn, [("m-ann", NOW.date())], "UTC")
         changed_at = time.monotonic()
         second = await next_event(response.content, changed_at + 5)
         took = time.monotonic() - changed_at
@@ -187,7 +190,8 @@ async def seed_audience(reporting: Reporting) -> dict[str, uuid.UUID]:
              ("blocked", "phone"), ("bounced", "email"), ("withdrawn", "phone"), ("bad", "phone"))]
         )  # fmt: skip
         await conn.execute(
-            "INSERT INTO number_marks (address, manager_id, verdict, marked_at) VALUES ('+14155550303', 'm-bob', 'wrong', $1)",
+            """INSERT INTO number_marks (address, manager_id, verdict, marked_at)
+               VALUES ('+14155550303', 'm-bob', 'wrong', $1)""",
             NOW,
         )
         await conn.execute("INSERT INTO number_stats (address, list) VALUES ('+14155550304', 'block')")

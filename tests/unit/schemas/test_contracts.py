@@ -31,6 +31,8 @@ def test_topic_names_are_the_public_contract() -> None:
         "touchpoint.interactions.v1",
         "touchpoint.tasks.v1",
         "touchpoint.reports.manager-daily.v1",
+        "touchpoint.reports.team-daily.v1",
+        "touchpoint.reports.callback-sla.v1",
         "touchpoint.dlq.v1",
     ]
     names = TopicNames("test1")

@@ -1,0 +1,283 @@
+"""Figures per manager and local day (pure): which (manager, day) keys a batch's changes touch, percentiles, and the
+report records (`schemas/records.py`) built from `manager_daily` rows. update_figures.py does the I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import uuid
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from schemas.records import CallbackSla, DayFigures, ManagerDaily, TeamDaily
+from services.classifier.batch_state import BatchState
+
+Key = tuple[str, date]
+"""(manager_id, local day)"""
+
+COUNTS = (
+    "calls_in",
+    "calls_out",
+    "calls_answered",
+    "calls_missed",
+    "calls_abandoned",
+    "calls_wrong",
+    "callbacks_due",
+    "callbacks_within_sla",
+    "emails_in",
+    "emails_answered",
+    "meetings",
+    "meetings_complete",
+    "contacts_new",
+    "contacts_complete",
+    "deals_opened",
+    "deals_won",
+    "deals_lost",
+)
+"""The additive counts of a `manager_daily` row (a week's is the sum of its days')."""
+TIMES = ("callback_s", "reply_s")
+"""The response times kept per day, which medians and 90th percentiles are taken over."""
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Rows a figure counts: a table (with its alias), its manager column, the time (or date) that places a row on a
+    day, and what every counted row of it satisfies."""
+
+    table: str
+    manager: str
+    at: str
+    where: str = "true"
+    is_date: bool = False
+
+
+INTERACTIONS = Source(
+    "interactions i", "i.manager_id", "coalesce(i.ended_at, i.started_at)",
+    "NOT i.internal AND (i.kind = 'email' OR i.phase = 'ended')",
+)  # fmt: skip
+TASKS = Source(
+    "tasks t", "t.assignee_id", "t.created_at", "t.kind IN ('callback', 'reply') AND t.status <> 'cancelled'"
+)
+MEETINGS = Source("meetings m", "m.manager_id", "m.meeting_date", is_date=True)
+CONTACTS = Source("contacts c", "c.owner_id", "c.created_at", "c.merged_into IS NULL")
+DEALS_OPENED = Source("deals d", "d.manager_id", "d.opened_at")
+DEALS_CLOSED = Source("deals d", "d.manager_id", "d.closed_at", "d.closed_at IS NOT NULL")
+_CALLBACK_DONE = "t.kind = 'callback' AND t.status = 'done' AND t.response_s IS NOT NULL"
+_REPLIED = "t.kind = 'reply' AND t.status = 'done' AND t.closed_by_interaction_id IS NOT NULL"
+
+COUNTED: dict[str, tuple[Source, str]] = {
+    "calls_in": (INTERACTIONS, "i.kind = 'call' AND i.direction = 'inbound'"),
+    "calls_out": (INTERACTIONS, "i.kind = 'call' AND i.direction = 'outbound'"),
+    "calls_answered": (INTERACTIONS, "i.kind = 'call' AND i.direction = 'inbound' AND i.auto_status = 'answered'"),
+    "calls_missed": (INTERACTIONS, "i.kind = 'call' AND i.direction = 'inbound' AND i.auto_status = 'missed'"),
+    "calls_abandoned": (INTERACTIONS, "i.kind = 'call' AND i.direction = 'inbound' AND i.auto_status = 'abandoned'"),
+    "calls_wrong": (
+        INTERACTIONS,
+        "i.kind = 'call' AND i.direction IN ('inbound', 'outbound') AND (i.outcome = 'wrong_number'"
+        " OR (i.flag IN ('pending', 'confirmed') AND i.flag_kind = 'wrong_number'))",
+    ),
+    "emails_in": (INTERACTIONS, "i.kind = 'email' AND i.direction = 'inbound' AND i.auto_status = 'received'"),
+    "callbacks_due": (TASKS, "t.kind = 'callback'"),
+    "callbacks_within_sla": (TASKS, "t.kind = 'callback' AND t.status = 'done' AND t.closed_at <= t.due_at"),
+    "emails_answered": (TASKS, _REPLIED),
+    "meetings": (MEETINGS, "true"),
+    "meetings_complete": (
+        MEETINGS,
+        "btrim(m.last_name) <> '' AND btrim(m.first_name) <> '' AND (m.phone IS NOT NULL OR m.email IS NOT NULL)"
+        " AND btrim(m.topic) <> '' AND btrim(m.result) <> ''",
+    ),
+    "contacts_new": (CONTACTS, "true"),
+    "contacts_complete": (
+        CONTACTS,
+        "c.first_name IS NOT NULL AND c.last_name IS NOT NULL"
+        " AND EXISTS (SELECT 1 FROM contact_addresses a WHERE a.contact_id = c.id)",
+    ),
+    "deals_opened": (DEALS_OPENED, "true"),
+    "deals_won": (DEALS_CLOSED, "d.status = 'won'"),
+    "deals_lost": (DEALS_CLOSED, "d.status = 'lost'"),
+}
+"""What each count counts: the one definition the classifier's recomputation and the records behind a figure share."""
+TIMED: dict[str, tuple[Source, str]] = {"callback_s": (TASKS, _CALLBACK_DONE), "reply_s": (TASKS, _REPLIED)}
+"""The response times (`response_s`) kept per day, and of which tasks."""
+SUMMED: dict[str, tuple[Source, str, str]] = {"deals_won_amount": (DEALS_CLOSED, "d.amount", "d.status = 'won'")}
+
+
+def within_day(source: Source, manager: str, day: str, t0: str, t1: str) -> str:
+    """The SQL condition placing `source`'s rows on one manager's day (`t0`..`t1`: the day's bounds)."""
+    when = f"{source.at} = {day}" if source.is_date else f"{source.at} >= {t0} AND {source.at} < {t1}"
+    return f"{source.manager} = {manager} AND {source.where} AND {when}"
+
+
+def day_figures_sql() -> str:
+    """`CROSS JOIN LATERAL` subqueries computing every column of one `manager_daily` row of `k` (manager_id, day,
+    t0, t1), one per source."""
+    parts: dict[Source, list[str]] = {}
+    for name, (source, where) in COUNTED.items():
+        parts.setdefault(source, []).append(f"count(*) FILTER (WHERE {where})::int AS {name}")
+    for name, (source, where) in TIMED.items():
+        column = f"{source.table.split()[1]}.response_s"
+        parts.setdefault(source, []).append(
+            f"coalesce(array_agg({column} ORDER BY {column}) FILTER (WHERE {where}), '{{}}') AS {name}"
+        )
+    for name, (source, value, where) in SUMMED.items():
+        parts.setdefault(source, []).append(f"coalesce(sum({value}) FILTER (WHERE {where}), 0) AS {name}")
+    laterals = []
+    for n, (source, columns) in enumerate(parts.items()):
+        where = within_day(source, "k.manager_id", "k.day", "k.t0", "k.t1")
+        select = f"SELECT {', '.join(columns)} FROM {source.table} WHERE {where}"  # noqa: S608 - fixed SQL
+        laterals.append(f"CROSS JOIN LATERAL ({select}) AS s{n}")
+    return "\n".join(laterals)
+
+
+_CALLBACK = ("callbacks_due", "callbacks_within_sla", "callback_s")
+
+
+@dataclass(frozen=True, slots=True)
+class Marks:
+    """Per row the figures read, what they read of it (a fingerprint) and the keys it counts towards. Taken as
+    loaded and after the batch: the rows whose fingerprint differs touch the keys of both."""
+
+    rows: dict[tuple[str, Hashable], tuple[Hashable, frozenset[Key]]] = field(default_factory=dict)
+    contacts: dict[uuid.UUID, tuple[Hashable, str | None]] = field(default_factory=dict)
+    """A contact's day is its `created_at`, known to the database only: (fingerprint, owner)."""
+
+
+def local_day(at: datetime, zone: ZoneInfo) -> date:
+    return at.astimezone(zone).date()
+
+
+def marks(state: BatchState, zone: ZoneInfo) -> Marks:
+    out = Marks()
+    for ix in state.interactions.values():
+        at = ix.ended_at or ix.started_at
+        keys = frozenset({(ix.manager_id, local_day(at, zone))} if ix.manager_id and at else ())
+        seen = (ix.kind, ix.direction, ix.phase, ix.auto_status, ix.internal, ix.outcome, ix.flag, ix.flag_kind)
+        out.rows[("interaction", ix.id)] = ((*seen, ix.manager_id, at), keys)
+    for task in state.tasks.values():
+        keys = frozenset({(task.assignee_id, local_day(task.created_at, zone))} if task.assignee_id else ())
+        out.rows[("task", task.id)] = (task, keys)
+    for meeting in state.meetings.values():
+        out.rows[("meeting", meeting.id)] = (meeting, frozenset({(meeting.manager_id, meeting.meeting_date)}))
+    for deal in state.deals.values():
+        days = {local_day(at, zone) for at in (deal.opened_at, deal.closed_at) if at is not None}
+        out.rows[("deal", deal.id)] = (deal, frozenset((deal.manager_id, d) for d in days))
+    addresses: dict[uuid.UUID, int] = {}
+    for address in state.addresses.values():
+        addresses[address.contact_id] = addresses.get(address.contact_id, 0) + 1
+    for c in state.contacts.values():
+        seen_c = (c.owner_id, c.first_name, c.last_name, c.merged_into, addresses.get(c.id, 0))
+        out.contacts[c.id] = (seen_c, c.owner_id)
+    return out
+
+
+def touched(before: Marks, after: Marks) -> tuple[set[Key], set[tuple[uuid.UUID, str]]]:
+    """The keys whose figures may have changed, and the (contact, owner) pairs whose day the database knows."""
+    keys: set[Key] = set()
+    for row, (seen, now_keys) in after.rows.items():
+        was = before.rows.get(row)
+        if was is None or was[0] != seen:
+            keys |= now_keys | (was[1] if was else frozenset())
+    contacts: set[tuple[uuid.UUID, str]] = set()
+    for cid, (seen_c, owner) in after.contacts.items():
+        was_c = before.contacts.get(cid)
+        if was_c is None or was_c[0] != seen_c:
+            contacts |= {(cid, o) for o in (owner, was_c[1] if was_c else None) if o is not None}
+    return keys, contacts
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """PostgreSQL's `percentile_cont`: linear interpolation between the closest ranks; None of nothing."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    lower = math.floor(position)
+    upper = min(lower + 1, len(ordered) - 1)
+    return float(ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower))
+
+
+def share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def day_figures(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A `manager_daily` row (or a sum of rows) → the figures of `DayFigures`."""
+    callback_s, reply_s = list(row["callback_s"]), list(row["reply_s"])
+    calls = row["calls_in"] + row["calls_out"]
+    return {
+        "day": row["day"],
+        **{name: row[name] for name in COUNTS},
+        "wrong_number_share": share(row["calls_wrong"], calls),
+        "callback_sla_share": share(row["callbacks_within_sla"], row["callbacks_due"]),
+        "callback_median_s": percentile(callback_s, 0.5),
+        "callback_p90_s": percentile(callback_s, 0.9),
+        "reply_median_s": percentile(reply_s, 0.5),
+        "data_completeness": share(row["contacts_complete"], row["contacts_new"]),
+        "deals_won_amount": Decimal(row["deals_won_amount"]),
+    }
+
+
+def manager_daily(row: Mapping[str, Any], now: datetime) -> ManagerDaily:
+    key = f"{row['manager_id']}|{row['day'].isoformat()}"
+    return ManagerDaily(
+        event_id=f"{key}:{row['version']}",
+        manager_id=row["manager_id"],
+        team=row["team"],
+        version=row["version"],
+        computed_at=now,
+        **day_figures(row),
+    )
+
+
+def callback_sla(row: Mapping[str, Any], sla_minutes: int, now: datetime) -> CallbackSla:
+    key = f"{row['manager_id']}|{row['day'].isoformat()}"
+    times = list(row["callback_s"])
+    return CallbackSla(
+        event_id=f"{key}:{row['version']}",
+        manager_id=row["manager_id"],
+        team=row["team"],
+        day=row["day"],
+        sla_minutes=sla_minutes,
+        callbacks_due=row["callbacks_due"],
+        callbacks_within_sla=row["callbacks_within_sla"],
+        callbacks_done=len(times),
+        callback_sla_share=share(row["callbacks_within_sla"], row["callbacks_due"]),
+        callback_median_s=percentile(times, 0.5),
+        callback_p90_s=percentile(times, 0.9),
+        computed_at=now,
+    )
+
+
+def callback_changed(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
+    return old is None or any(old[name] != new[name] for name in _CALLBACK)
+
+
+def summed(rows: Iterable[Mapping[str, Any]], day: date) -> dict[str, Any]:
+    """The sum of manager-day rows: counts added, response times pooled (percentiles are never averaged)."""
+    total: dict[str, Any] = dict.fromkeys(COUNTS, 0) | {name: [] for name in TIMES}
+    total |= {"day": day, "deals_won_amount": Decimal(0), "managers": 0}
+    for row in rows:
+        for name in COUNTS:
+            total[name] += row[name]
+        for name in TIMES:
+            total[name] += list(row[name])
+        total["deals_won_amount"] += Decimal(row["deals_won_amount"])
+        total["managers"] += 1
+    return total
+
+
+def team_daily(team: str, day: date, rows: Sequence[Mapping[str, Any]], now: datetime) -> TeamDaily:
+    total = summed(rows, day)
+    figures = DayFigures(**day_figures(total))
+    digest = hashlib.sha256(figures.model_dump_json().encode()).hexdigest()[:16]
+    return TeamDaily(
+        event_id=f"{team}|{day.isoformat()}:{digest}",
+        team=team,
+        managers=total["managers"],
+        computed_at=now,
+        **figures.model_dump(),
+    )

@@ -1,0 +1,159 @@
+"""Keeps `manager_daily` up to date in the batch's transaction: the (manager, local day) keys the batch touched are
+locked and recomputed from their indexed rows; the rows that changed go to the report topics through the outbox,
+and `NOTIFY touchpoint_figures, '<manager_id>'` tells live pages (delivered at commit)."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from schemas.topics import REPORTS_CALLBACK_SLA, REPORTS_MANAGER_DAILY, REPORTS_TEAM_DAILY, TopicNames
+from services.classifier.batch_state import BatchState
+from services.classifier.count_figures import (
+    COUNTS,
+    TIMES,
+    Key,
+    Marks,
+    callback_changed,
+    callback_sla,
+    day_figures_sql,
+    marks,
+    team_daily,
+    touched,
+)
+from services.classifier.count_figures import manager_daily as manager_record
+from services.classifier.write_outbox import OutboxRow
+from services.runtime.postgres import Connection
+
+NOTIFY_CHANNEL = "touchpoint_figures"
+_COLUMNS = ("team", *COUNTS, *TIMES, "deals_won_amount")
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """The step, as the batch run sees it: marks taken as loaded, then `update` after the write-back."""
+
+    zone: ZoneInfo
+    topics: TopicNames
+    callback_sla_minutes: int
+
+    def marks(self, state: BatchState) -> Marks:
+        return marks(state, self.zone)
+
+    async def update(self, conn: Connection, before: Marks, state: BatchState, now: datetime) -> list[OutboxRow]:
+        keys, contacts = touched(before, self.marks(state))
+        keys |= await _contact_keys(conn, contacts, self.zone.key)
+        keys = {k for k in keys if k[0]}
+        if not keys:
+            return []
+        changed = await recompute(conn, sorted(keys), self.zone.key)
+        rows: list[OutboxRow] = []
+        for row in changed:
+            key = f"{row['manager_id']}|{row['day'].isoformat()}"
+            record = manager_record(row, now)
+            rows.append((self.topics(REPORTS_MANAGER_DAILY), key, record.model_dump_json(by_alias=True), None))
+            old = row["old"]
+            if callback_changed(old, row):
+                sla = callback_sla(row, self.callback_sla_minutes, now)
+                rows.append((self.topics(REPORTS_CALLBACK_SLA), key, sla.model_dump_json(by_alias=True), None))
+        teams = {(t, row["day"]) for row in changed for t in (row["team"], (row["old"] or {}).get("team")) if t}
+        rows += await self._teams(conn, sorted(teams), now)
+        await conn.execute(
+            "SELECT pg_notify($1, m) FROM unnest($2::text[]) AS m",
+            NOTIFY_CHANNEL,
+            sorted({row["manager_id"] for row in changed}),
+        )
+        return rows
+
+    async def _teams(self, conn: Connection, teams: Sequence[tuple[str, date]], now: datetime) -> list[OutboxRow]:
+        if not teams:
+            return []
+        await _lock(conn, "team", [t for t, _ in teams], [d for _, d in teams])
+        found: dict[tuple[str, date], list[dict[str, Any]]] = {key: [] for key in teams}
+        for row in await conn.fetch(
+            """SELECT d.* FROM manager_daily d
+               JOIN unnest($1::text[], $2::date[]) AS k(team, day) ON d.team = k.team AND d.day = k.day""",
+            [t for t, _ in teams],
+            [d for _, d in teams],
+        ):
+            found[(row["team"], row["day"])].append(dict(row))
+        topic = self.topics(REPORTS_TEAM_DAILY)
+        return [
+            (topic, f"{team}|{day.isoformat()}", team_daily(team, day, found[(team, day)], now).model_dump_json(
+                by_alias=True), None)
+            for team, day in teams
+        ]  # fmt: skip
+
+
+async def _contact_keys(conn: Connection, contacts: set[tuple[uuid.UUID, str]], tz: str) -> set[Key]:
+    if not contacts:
+        return set()
+    pairs = sorted(contacts)
+    rows = await conn.fetch(
+        """SELECT k.owner, (c.created_at AT TIME ZONE $3)::date AS day
+           FROM unnest($1::uuid[], $2::text[]) AS k(id, owner) JOIN contacts c ON c.id = k.id""",
+        [c for c, _ in pairs],
+        [o for _, o in pairs],
+        tz,
+    )
+    return {(r["owner"], r["day"]) for r in rows}
+
+
+async def _lock(conn: Connection, kind: str, names: Sequence[str], days: Sequence[date]) -> None:
+    """Transaction-scoped locks on the keys, in key order: a worker recomputes a key only after every other batch
+    that recomputed it has committed, so the last to commit saw every change (and no two lock in opposite order)."""
+    await conn.execute(
+        """SELECT count(pg_advisory_xact_lock(hashtextextended($1 || '|' || n || '|' || d::text, 0)))
+           FROM (SELECT n, d FROM unnest($2::text[], $3::date[]) AS k(n, d) ORDER BY n, d) AS ordered""",
+        kind,
+        list(names),
+        list(days),
+    )
+
+
+async def recompute(conn: Connection, keys: Sequence[Key], tz: str) -> list[dict[str, Any]]:
+    """Locks the keys, recomputes their rows, and returns the rows that changed (each with `old`: the row before,
+    or None when it is new). A key with nothing to count and no row stays absent."""
+    names, days = [m for m, _ in keys], [d for _, d in keys]
+    await _lock(conn, "manager", names, days)
+    out = []
+    for row in await conn.fetch(_recompute_sql(), names, days, tz):
+        new = dict(row)
+        old = new.pop("old")
+        new["old"] = None if old is None else dict(zip(("team", *COUNTS, *TIMES), old, strict=False))
+        out.append(new)
+    return out
+
+
+@functools.cache
+def _recompute_sql() -> str:
+    cols = ", ".join(_COLUMNS)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS)
+    stored = ", ".join(f"manager_daily.{c}" for c in _COLUMNS)
+    distinct = f"({stored}) IS DISTINCT FROM ({', '.join(f'excluded.{c}' for c in _COLUMNS)})"
+    nonzero = " + ".join(COUNTS)
+    return f"""
+WITH k AS (
+    SELECT DISTINCT m AS manager_id, d AS day, (d::timestamp AT TIME ZONE $3) AS t0,
+           ((d + 1)::timestamp AT TIME ZONE $3) AS t1
+    FROM unnest($1::text[], $2::date[]) AS u(m, d)),
+fig AS (
+    SELECT k.manager_id, k.day, (SELECT team FROM managers WHERE id = k.manager_id) AS team, {", ".join(_COLUMNS[1:])}
+    FROM k
+    {day_figures_sql()}),
+old AS (
+    SELECT d.manager_id, d.day, ROW({", ".join(f"d.{c}" for c in ("team", *COUNTS, *TIMES))}) AS old
+    FROM manager_daily d JOIN k USING (manager_id, day)),
+up AS (
+    INSERT INTO manager_daily (manager_id, day, {cols})
+    SELECT f.manager_id, f.day, {", ".join(f"f.{c}" for c in _COLUMNS)} FROM fig f
+    WHERE {nonzero} > 0 OR EXISTS (SELECT 1 FROM old o WHERE o.manager_id = f.manager_id AND o.day = f.day)
+    ON CONFLICT (manager_id, day) DO UPDATE SET {updates}, version = manager_daily.version + 1, updated_at = now()
+    WHERE {distinct}
+    RETURNING manager_id, day, version, {cols})
+SELECT up.*, old.old FROM up LEFT JOIN old USING (manager_id, day) ORDER BY up.manager_id, up.day"""  # noqa: S608 - fixed columns
