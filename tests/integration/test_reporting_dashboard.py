@@ -158,7 +158,7 @@ async def test_the_exports_carry_the_figures_the_report_page_shows(reporting: Re
     book = zipfile.ZipFile(io.BytesIO(body))
     assert "xl/worksheets/sheet2.xml" in book.namelist()
     links = book.read("xl/worksheets/_rels/sheet2.xml.rels").decode()
-    assert "/interactions?" in links or "/queue" in links, "each figure links to its records"
+    assert "/reports/records?manager_id=m-ann&amp;figure=calls_in&amp;period=2026-11-30" in links, "figures link"
     async with reporting.client.get(
         "/api/dashboard/export?format=csv", headers=await token(reporting, "analyst")
     ) as response:
