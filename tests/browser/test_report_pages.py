@@ -88,7 +88,7 @@ async def test_a_supervisor_sets_a_plan_and_the_open_dashboard_follows_calls_rea
         assert await page.evaluate("window.notReloaded") is True, "updated without a reload"
         assert took < 10, took
         await shoot(page, "dashboard-laptop")
-        await page.set_viewport_size(PHONE)
+        await page.set_viewport_size(PHONE)  # type: ignore[arg-type]  # a plain dict is what ViewportSize is
         await shoot(page, "dashboard-phone")
         await page.context.close()
 

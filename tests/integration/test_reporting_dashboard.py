@@ -167,14 +167,19 @@ async def test_the_exports_carry_the_figures_the_report_page_shows(reporting: Re
     assert "+1415" not in text
 
 
+NAMES = {"in": ("Maria", "Garcia"), "silent": ("Tom", "Baker"), "wrong": ("Lena", "Fischer"),
+         "blocked": ("Omar", "Haddad"), "bounced": ("Kim", "Park"), "withdrawn": ("Ivan", "Petrov"),
+         "bad": ("Zoe", "Adams")}  # fmt: skip
+
+
 async def seed_audience(reporting: Reporting) -> dict[str, uuid.UUID]:
     ids = {name: uuid.uuid4() for name in ("in", "silent", "wrong", "blocked", "bounced", "withdrawn", "bad")}
     async with reporting.pool.acquire() as conn, conn.transaction():
         for name, cid in ids.items():
             await conn.execute(
                 """INSERT INTO contacts (id, owner_id, first_name, last_name, created_automatically)
-                   VALUES ($1, 'm-ann', $2, 'Camp', false)""",
-                cid, name.title(),
+                   VALUES ($1, 'm-ann', $2, $3, false)""",
+                cid, *NAMES[name],
             )  # fmt: skip
         await conn.executemany(
             "INSERT INTO contact_addresses (address, contact_id, kind, undeliverable) VALUES ($1, $2, $3, $4)",
