@@ -69,37 +69,22 @@ def alerts_of(
     out: list[dict[str, Any]] = []
     for row in rows:
         who, values = row["label"], row["values"]
+
+        def alert(level: str, figure: str, text: str, row: dict[str, Any] = row) -> None:
+            out.append(
+                {"level": level, "manager_id": row["manager_id"], "text": text, "records": row["links"].get(figure)}
+            )
+
         overdue = values.get("tasks_overdue")
         if overdue:
-            out.append(
-                {
-                    "level": "bad",
-                    "manager_id": row["manager_id"],
-                    "text": f"{who}: {overdue} overdue callback{'s' if overdue != 1 else ''}",
-                    "records": row["links"].get("tasks_overdue"),
-                }
-            )
+            alert("bad", "tasks_overdue", f"{who}: {overdue} overdue callback{'s' if overdue != 1 else ''}")
         backlog = values.get("backlog")
         before = backlog_day_ago.get(row["manager_id"], 0)
         if backlog is not None and backlog >= backlog_min and backlog > before:
-            out.append(
-                {
-                    "level": "warn",
-                    "manager_id": row["manager_id"],
-                    "text": f"{who}: {backlog} to confirm, up from {before} a day ago",
-                    "records": row["links"].get("backlog"),
-                }
-            )
+            alert("warn", "backlog", f"{who}: {backlog} to confirm, up from {before} a day ago")
         complete = values.get("data_completeness")
         if complete is not None and complete < completeness_below:
-            out.append(
-                {
-                    "level": "warn",
-                    "manager_id": row["manager_id"],
-                    "text": f"{who}: contact data {round(complete * 100)} % complete",
-                    "records": row["links"].get("data_completeness"),
-                }
-            )
+            alert("warn", "data_completeness", f"{who}: contact data {round(complete * 100)} % complete")
     order = {"bad": 0, "warn": 1}
     return sorted(out, key=lambda a: order[a["level"]])
 
