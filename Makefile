@@ -8,7 +8,7 @@ KAFKA_VERSION := $(shell sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:
 KAFKA_LIBS := $(CACHE_DIR)/kafka-$(KAFKA_VERSION)/libs
 export TOUCHPOINT_CACHE_DIR := $(CACHE_DIR)
 
-.PHONY: run demo test lint schemas venv kafka-jars system-deps browser-deps bench bench-deps faults clean
+.PHONY: run demo test lint schemas venv kafka-jars system-deps browser-deps kcat-deps bench bench-deps faults clean
 
 # Ctrl-C stops everything; so do SIGINT/SIGTERM/SIGHUP to the python process, and SIGTERM to make (make passes
 # SIGTERM on to its recipe, not SIGINT). Processes started here are marked TOUCHPOINT_ENV=development.
@@ -18,7 +18,7 @@ run: venv kafka-jars  ## start Kafka, PostgreSQL and the three services (Ctrl-C 
 demo: venv kafka-jars  ## `make run` plus a simulated office day fed live (DEMO_DAY_SECONDS=120, DEMO_SEED); Ctrl-C stops
 	$(PY) -m bench.demo
 
-test: venv kafka-jars browser-deps  ## unit + integration + browser tests against a real broker and PostgreSQL
+test: venv kafka-jars browser-deps kcat-deps  ## unit + integration + browser tests against a real broker and PostgreSQL
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv
@@ -54,6 +54,13 @@ system-deps:  ## Java 17+ and Maven for the local Kafka broker (installed with a
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jre-headless maven; \
 	  else echo "Java 17+ and Maven are needed for the local Kafka broker (or set KAFKA_BOOTSTRAP_SERVERS)"; exit 1; fi; \
 	fi
+
+kcat-deps:  ## Debian's kcat: the report-topic tests read the topics with it, as analysts do (apt-get when missing)
+	@command -v kcat >/dev/null || { \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "==> installing kcat with apt-get"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q kcat; \
+	  else echo "kcat is needed for the report-topic tests (apt-get install kcat)"; exit 1; fi; }
 
 browser-deps:  ## Debian's chromium for the Playwright browser tests (apt-get when missing; never `playwright install`)
 	@command -v chromium >/dev/null || { \

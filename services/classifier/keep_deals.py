@@ -44,13 +44,13 @@ async def load_deals(conn: Connection, state: BatchState, actions: Iterable[Acti
 async def write_deals(conn: Connection, state: BatchState, loaded: Mapping[uuid.UUID, Deal]) -> list[Deal]:
     """Upserts the deals that are new or changed; returns them."""
     changed = sorted((d for d in state.deals.values() if loaded.get(d.id) != d), key=lambda d: d.id)
-    if changed:
-        # Closing rows first would matter only for a contact's second open deal, which apply_deals refuses.
-        await conn.execute(
-            f"""INSERT INTO deals ({", ".join(DEALS.names)}) SELECT * FROM {DEALS.unnest()}
-                ON CONFLICT (id) DO UPDATE SET status = excluded.status, amount = excluded.amount,
-                    closed_at = excluded.closed_at, manager_id = excluded.manager_id,
-                    version = deals.version + 1, updated_at = now()""",  # noqa: S608 - fixed columns
-            *DEALS.arrays([tuple(getattr(d, c) for c in DEALS.names) for d in changed]),
-        )
+    # Closed rows first: a deal closed and the contact's next one opened in one batch share the one-open index.
+    for group in ([d for d in changed if d.status != "open"], [d for d in changed if d.status == "open"]):
+        if group:
+            await conn.execute(_UPSERT, *DEALS.arrays([tuple(getattr(d, c) for c in DEALS.names) for d in group]))
     return changed
+
+
+_UPSERT = f"""INSERT INTO deals ({", ".join(DEALS.names)}) SELECT * FROM {DEALS.unnest()}
+    ON CONFLICT (id) DO UPDATE SET status = excluded.status, amount = excluded.amount, closed_at = excluded.closed_at,
+        manager_id = excluded.manager_id, version = deals.version + 1, updated_at = now()"""  # noqa: S608 - fixed columns

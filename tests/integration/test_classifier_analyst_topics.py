@@ -7,13 +7,15 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 import asyncpg
 import pytest
 
-from schemas.topics import EMAILS, INTERACTIONS, REPORTS_MANAGER_DAILY, TASKS
+from schemas.actions import UpsertManager
+from schemas.topics import ACTIONS, EMAILS, INTERACTIONS, REPORT_TOPICS, REPORTS_MANAGER_DAILY, TASKS
 from services.runtime.kafka import DurableProducer, ProducerLimits
 from services.runtime.settings import KafkaSettings
 from tests.integration.helpers import (
@@ -63,6 +65,19 @@ def _recomputable(interaction_ids: set[str]) -> set[bytes]:
 async def test_the_analyst_topics_carry_no_phone_number_email_address_or_recomputable_id(
     services: dict[str, ServiceProcess], kafka: KafkaSettings, database_url: str
 ) -> None:
+    # A manager with a team: the calls give figures, so the report topics have records to scan.
+    seed = UpsertManager(event_id="seed-m101", actor_id="admin", occurred_at=datetime.now(UTC), manager_id="m101",
+                         name="Manager", extensions=("101",), on_duty=True, team="east")  # fmt: skip
+    producer = DurableProducer(kafka, ProducerLimits(), client_id="test-seed")
+    try:
+        await producer.send(kafka.topics(ACTIONS), seed.kafka_key(), seed.model_dump_json(by_alias=True).encode())
+    finally:
+        await producer.stop()
+    conn = await asyncpg.connect(database_url)
+    try:
+        await eventually(lambda: conn.fetchval("SELECT count(*) FROM managers"), timeout=60)
+    finally:
+        await conn.close()
     bodies = []
     for n, number in enumerate(NUMBERS):
         call_id = f"c{n}-{uuid.uuid4().hex[:8]}"
@@ -107,9 +122,10 @@ async def test_the_analyst_topics_carry_no_phone_number_email_address_or_recompu
     assert tasks >= 4 and contacts >= 2, "the run made leads and tasks, whose ids are what the scan is about"
 
     records = []
-    for topic in (INTERACTIONS, TASKS, REPORTS_MANAGER_DAILY):
+    for topic in (INTERACTIONS, TASKS, *REPORT_TOPICS):
         records += await read_topic(kafka, kafka.topics(topic))
     assert len(records) >= expected + tasks
+    assert any(r.topic == kafka.topics(REPORTS_MANAGER_DAILY) for r in records), "report records were scanned too"
     recomputable = _recomputable(interaction_ids)
     seen_ids: set[bytes] = set()
     for record in records:

@@ -34,6 +34,7 @@ def test_taken_into_work_opens_one_deal_for_the_contact_owned_by_its_owner() -> 
     apply_action(world, SetOutcome(**base("2", interaction_id=ix.id, outcome="taken_into_work")), POLICY)
     assert len(world.deals) == 1, "a contact has one open deal"
     [audit] = [a for a in world.audit if a.entity == "deal"]
+    assert audit.after is not None
     assert (audit.action_event_id, audit.before, audit.after["status"]) == ("a-1", None, "open")
 
 
