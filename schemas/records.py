@@ -272,7 +272,7 @@ class TeamDaily(DayFigures):
     """One team's figures for one day (the sum of its managers'; medians over all their times); key `team|day`."""
 
     schema_: Literal["touchpoint.reports.team-daily/1"] = Field("touchpoint.reports.team-daily/1", alias="schema")
-    event_id: str = Field(description="`<team>|<day>:<hash of the figures>`")
+    event_id: str = Field(description="`<team>|<day>:<version>`")
     team: str
     managers: int = Field(ge=0, description="managers with a row this day")
     computed_at: AwareDatetime
@@ -282,7 +282,7 @@ class CallbackSla(Record):
     """Callback service level of one manager and day; key `manager_id|YYYY-MM-DD`, updated when it changes."""
 
     schema_: Literal["touchpoint.reports.callback-sla/1"] = Field("touchpoint.reports.callback-sla/1", alias="schema")
-    event_id: str = Field(description="`<manager_id>|<day>:<version of the manager-day>`")
+    event_id: str = Field(description="`callback-sla:<manager_id>|<day>:<version of the manager-day>`")
     manager_id: str
     team: str | None = None
     day: date

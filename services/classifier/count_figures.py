@@ -237,7 +237,7 @@ def callback_sla(row: Mapping[str, Any], sla_minutes: int, now: datetime) -> Cal
     key = f"{row['manager_id']}|{row['day'].isoformat()}"
     times = list(row["callback_s"])
     return CallbackSla(
-        event_id=f"{key}:{row['version']}",
+        event_id=f"callback-sla:{key}:{row['version']}",
         manager_id=row["manager_id"],
         team=row["team"],
         day=row["day"],
@@ -271,13 +271,22 @@ def summed(rows: Iterable[Mapping[str, Any]], day: date) -> dict[str, Any]:
 
 
 def team_daily(team: str, day: date, rows: Sequence[Mapping[str, Any]], now: datetime) -> TeamDaily:
+    """The team-day's record at version 0: `team_digest` tells whether it changed, `with_version` numbers it."""
     total = summed(rows, day)
-    figures = DayFigures(**day_figures(total))
-    digest = hashlib.sha256(figures.model_dump_json().encode()).hexdigest()[:16]
     return TeamDaily(
-        event_id=f"{team}|{day.isoformat()}:{digest}",
+        event_id=f"{team}|{day.isoformat()}:0",
         team=team,
         managers=total["managers"],
         computed_at=now,
-        **figures.model_dump(),
+        **DayFigures(**day_figures(total)).model_dump(),
     )
+
+
+def team_digest(record: TeamDaily) -> str:
+    """What identifies a team-day's figures (not when they were computed)."""
+    figures = record.model_dump_json(exclude={"event_id", "computed_at"})
+    return hashlib.sha256(figures.encode()).hexdigest()[:32]
+
+
+def with_version(record: TeamDaily, version: int) -> TeamDaily:
+    return record.model_copy(update={"event_id": f"{record.team}|{record.day.isoformat()}:{version}"})

@@ -24,7 +24,9 @@ from services.classifier.count_figures import (
     day_figures_sql,
     marks,
     team_daily,
+    team_digest,
     touched,
+    with_version,
 )
 from services.classifier.count_figures import manager_daily as manager_record
 from services.classifier.write_outbox import OutboxRow
@@ -82,11 +84,25 @@ class Figures:
             [d for _, d in teams],
         ):
             found[(row["team"], row["day"])].append(dict(row))
+        records = [team_daily(team, day, found[(team, day)], now) for team, day in teams]
+        # Only the team-days whose figures changed get a new version and a record.
+        changed = await conn.fetch(
+            """INSERT INTO team_daily (team, day, digest) SELECT * FROM unnest($1::text[], $2::date[], $3::text[])
+               ON CONFLICT (team, day) DO UPDATE SET digest = excluded.digest, version = team_daily.version + 1,
+                   updated_at = now()
+               WHERE team_daily.digest <> excluded.digest
+               RETURNING team, day, version""",
+            [r.team for r in records],
+            [r.day for r in records],
+            [team_digest(r) for r in records],
+        )
+        versions = {(r["team"], r["day"]): r["version"] for r in changed}
         topic = self.topics(REPORTS_TEAM_DAILY)
         return [
-            (topic, f"{team}|{day.isoformat()}", team_daily(team, day, found[(team, day)], now).model_dump_json(
-                by_alias=True), None)
-            for team, day in teams
+            (topic, f"{r.team}|{r.day.isoformat()}",
+             with_version(r, versions[(r.team, r.day)]).model_dump_json(by_alias=True), None)
+            for r in records
+            if (r.team, r.day) in versions
         ]  # fmt: skip
 
 

@@ -212,6 +212,7 @@ DOMAIN_TABLES = (
     "audit_log",
     "deals",
     "manager_daily",
+    "team_daily",
 )
 # Bookkeeping that differs with the number of batches by design: write times, ids, and versions (one per change).
 _BOOKKEEPING = frozenset({"updated_at", "created_at", "applied_at", "recorded_at", "id:audit_log", "version"})

@@ -58,3 +58,14 @@ CREATE TABLE manager_daily (
 );
 CREATE INDEX manager_daily_day ON manager_daily (day, manager_id);
 CREATE INDEX manager_daily_team_day ON manager_daily (team, day);
+
+-- The team-days published to touchpoint.reports.team-daily.v1: a new record only when the team's figures changed
+-- (a call moving between two managers of one team changes neither), each with the next version.
+CREATE TABLE team_daily (
+    team       text        NOT NULL,
+    day        date        NOT NULL,
+    digest     text        NOT NULL,
+    version    integer     NOT NULL DEFAULT 1,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (team, day)
+);

@@ -23,7 +23,9 @@ from services.classifier.count_figures import (
     marks,
     percentile,
     team_daily,
+    team_digest,
     touched,
+    with_version,
 )
 from tests.unit.classifier.factories import T0, missed
 from tests.unit.classifier.test_classify import apply_call, known_client, office
@@ -103,5 +105,7 @@ def test_a_team_day_adds_counts_and_pools_times_never_averaging_medians() -> Non
     rows = [_row("ann", callbacks_due=1, callback_s=[10]), _row("bob", callbacks_due=3, callback_s=[20, 30, 400])]
     team = team_daily("east", date(2026, 11, 30), rows, now)
     assert (team.callbacks_due, team.managers, team.callback_median_s) == (4, 2, 25.0)  # not mean(10, 30) = 20
-    assert team.event_id.startswith("east|2026-11-30:")
-    assert team_daily("east", date(2026, 11, 30), rows, now).event_id == team.event_id, "same figures, same id"
+    later = team_daily("east", date(2026, 11, 30), rows, now + timedelta(hours=1))
+    assert team_digest(later) == team_digest(team), "the same figures: no new record"
+    assert team_digest(team_daily("east", date(2026, 11, 30), rows[:1], now)) != team_digest(team)
+    assert with_version(team, 4).event_id == "east|2026-11-30:4"
