@@ -31,7 +31,13 @@ schemas: venv  ## regenerate JSON Schema and OpenAPI files after changing a mode
 	$(PY) -m services.ingest.openapi > docs/openapi/ingest.json
 	$(PY) -m services.reporting.openapi > docs/openapi/reporting.json
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed node_modules/.installed
+
+# The browser libraries reporting serves (chart.js), from the npm registry at the versions package-lock.json pins.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed for the dashboard's chart library (apt-get install npm)"; exit 1; }
+	npm ci --no-audit --no-fund
+	@touch $@
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11+ is needed ($(PYTHON) not found)"; exit 1; }
@@ -92,4 +98,4 @@ faults: venv kafka-jars  ## the fault suite (FAULTS_ARGS="run --events 100000" |
 	$(PY) -m bench.faults $(FAULTS_ARGS)
 
 clean:
-	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules .local .pytest_cache .mypy_cache .ruff_cache

@@ -10,8 +10,10 @@ import phonenumbers
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from services.reporting.live_figures import live_lifecycle
 from services.reporting.routes import ROUTES
 from services.reporting.views import DEPS, ReportingDeps, Route, make_view
+from services.reporting.watch_dashboard import shown
 from services.runtime.health import add_health_routes
 
 # Routes served without the route table's checks: the process's own health, for probes (no data in them).
@@ -28,6 +30,7 @@ def templates() -> jinja2.Environment:
     )
     env.filters["ago"] = _short_time
     env.filters["phone"] = readable_address
+    env.filters["figure"] = lambda value, name: shown(name, value)
     return env
 
 
@@ -58,6 +61,7 @@ def build_app(deps: ReportingDeps, routes: Sequence[Route] = ROUTES) -> web.Appl
     app = web.Application(client_max_size=256 * 1024)
     app[DEPS] = deps
     app.cleanup_ctx.append(_producer(deps))
+    app.cleanup_ctx.append(live_lifecycle(deps.pool, deps.settings.live_poll_s))
     for route in routes:
         if route.page is not None:
             app.router.add_route(route.method, route.page, make_view(route, api=False))

@@ -13,7 +13,20 @@ ROLES: tuple[Role, ...] = get_args(Role)
 Verb = Literal["read", "change"]
 # What a route acts on. `personal_data` is not a route's kind but a field-level grant: names, numbers and email
 # addresses are shown only to roles holding it, masked for everyone else.
-Kind = Literal["interaction", "task", "contact", "personal_data", "meeting", "deal", "audit", "report", "user", "base"]
+Kind = Literal[
+    "interaction",
+    "task",
+    "contact",
+    "personal_data",
+    "meeting",
+    "deal",
+    "audit",
+    "report",
+    "plan",
+    "audience",
+    "user",
+    "base",
+]
 # How far a grant reaches: a manager's own records, a supervisor's team's, or all of them.
 Reach = Literal["own", "team", "all"]
 
@@ -27,6 +40,10 @@ RULES: dict[tuple[Role, Verb, Kind], Reach] = {
     ("manager", "change", "meeting"): "own",
     ("manager", "change", "deal"): "own",
     ("manager", "read", "audit"): "own",
+    # ...and their own figures, dashboard and plans, and campaign lists of their own clients.
+    ("manager", "read", "report"): "own",
+    ("manager", "read", "plan"): "own",
+    ("manager", "read", "audience"): "own",
     # A supervisor the same for their team, and the team's trail and figures.
     ("supervisor", "read", "interaction"): "team",
     ("supervisor", "change", "interaction"): "team",
@@ -37,13 +54,20 @@ RULES: dict[tuple[Role, Verb, Kind], Reach] = {
     ("supervisor", "change", "deal"): "team",
     ("supervisor", "read", "audit"): "team",
     ("supervisor", "read", "report"): "team",
+    # A supervisor sets the team's plans (set_plan) and builds campaign lists of the team's clients.
+    ("supervisor", "read", "plan"): "team",
+    ("supervisor", "change", "plan"): "team",
+    ("supervisor", "read", "audience"): "team",
     # An operator keeps clients' personal data (names, numbers, emails, consent); never outcomes.
     ("operator", "read", "contact"): "all",
     ("operator", "change", "contact"): "all",
     ("operator", "read", "personal_data"): "all",
+    # ...and so builds campaign lists (names, numbers, consent): personal data, never an analyst's.
+    ("operator", "read", "audience"): "all",
     # An analyst reads figures and PII-free records only.
     ("analyst", "read", "interaction"): "all",
     ("analyst", "read", "report"): "all",
+    ("analyst", "read", "plan"): "all",
     # An admin keeps the accounts and the base (hand-overs), and may read everything to do so.
     ("admin", "read", "user"): "all",
     ("admin", "change", "user"): "all",
@@ -55,6 +79,8 @@ RULES: dict[tuple[Role, Verb, Kind], Reach] = {
     ("admin", "read", "personal_data"): "all",
     ("admin", "read", "audit"): "all",
     ("admin", "read", "report"): "all",
+    ("admin", "read", "plan"): "all",
+    ("admin", "read", "audience"): "all",
 }
 
 

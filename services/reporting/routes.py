@@ -6,14 +6,19 @@ from __future__ import annotations
 
 from importlib import resources
 
+from services.reporting import build_audiences as audiences
 from services.reporting import confirm_outcomes as q
+from services.reporting import export_reports as exports
 from services.reporting import keep_base as base
 from services.reporting import keep_contacts as contacts
 from services.reporting import keep_deals as deals
+from services.reporting import plan_targets as plans
 from services.reporting import sign_in
+from services.reporting import watch_dashboard as board
 from services.reporting.problems import not_found
 from services.reporting.report_managers import managers_report
 from services.reporting.report_records import figure_records
+from services.reporting.serve_assets import vendor
 from services.reporting.views import Ctx, Result, Route
 
 STATIC_TYPES = {".js": "text/javascript", ".css": "text/css"}
@@ -41,6 +46,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", sign_in.login, "Logs in: a session cookie", None, None, page="/login", form_template="login.html"),
     Route("POST", sign_in.logout, "Logs out", None, None, page="/logout"),
     Route("GET", static, "Page script and style", None, None, page="/static/{name}"),
+    Route("GET", vendor, "Browser libraries from npm (chart.js)", None, None, page="/vendor/{name}"),
     # The manager's queue.
     Route(
         "GET",
@@ -206,6 +212,92 @@ ROUTES: tuple[Route, ...] = (
         api="/api/reports/records",
         template="records.html",
         query=("figure", "period", "manager_id", "team"),
+    ),
+    Route(
+        "GET",
+        exports.export_managers,
+        "The managers report as a download (format=csv or xlsx), the same figures as the page, streamed",
+        "read",
+        "report",
+        page="/reports/export",
+        api="/api/reports/managers/export",
+        query=("period", "team", "format"),
+    ),
+    Route(
+        "GET",
+        board.dashboard,
+        "The live dashboard: plan progress, key figures, figures per manager, daily charts and alerts (a "
+        "supervisor's team, a manager's own)",
+        "read",
+        "report",
+        page="/dashboard",
+        api="/api/dashboard",
+        template="dashboard.html",
+        query=("period", "team"),
+    ),
+    Route(
+        "GET",
+        board.dashboard_events,
+        "Server-sent events: `figures` with the dashboard's live part whenever a figure changes",
+        "read",
+        "report",
+        api="/api/dashboard/events",
+        query=("period", "team"),
+    ),
+    Route(
+        "GET",
+        exports.export_dashboard,
+        "The dashboard's daily figures over its chart window as a download (format=csv or xlsx), streamed",
+        "read",
+        "report",
+        page="/dashboard/export",
+        api="/api/dashboard/export",
+        query=("format",),
+    ),
+    # Plans.
+    Route(
+        "GET",
+        plans.plans,
+        "Plans within reach (those covering today, or of `period`), each with progress and the pace needed",
+        "read",
+        "plan",
+        page="/plans",
+        api="/api/plans",
+        template="plans.html",
+        query=("period",),
+    ),
+    Route(
+        "POST",
+        plans.set_plan,
+        "Sets a target for a manager of the team, a metric and a period (set_plan action); 202 once produced",
+        "change",
+        "plan",
+        page="/plans",
+        api="/api/plans",
+        form_template="plans.html",
+    ),
+    # Campaign audiences.
+    Route(
+        "GET",
+        audiences.audience,
+        "A campaign audience's preview: contacts with consent and a usable address on the channel, how many "
+        "were left out and why",
+        "read",
+        "audience",
+        page="/audiences",
+        api="/api/audiences",
+        template="audience.html",
+        query=("channel", "owner", "team", "status", "contacted_from", "contacted_until"),
+    ),
+    Route(
+        "GET",
+        audiences.download_audience,
+        "The audience as CSV, streamed",
+        "read",
+        "audience",
+        page="/audiences/download",
+        api="/api/audiences/download",
+        query=("channel", "owner", "team", "status", "contacted_from", "contacted_until"),
     ),
     # Audit.
     Route(

@@ -25,6 +25,13 @@ class ReportingSettings(BaseSettings):
     # before the browser reconnects (EventSource does so by itself), so no connection is held forever.
     live_interval_s: float = Field(2.0, gt=0)
     live_stream_s: float = Field(60.0, gt=0)
+    # Dashboards: how often the one watcher per process looks for changes the classifier did not NOTIFY (the
+    # 2 s promise from ingest to screen leaves it half a second), and when an alert is raised.
+    live_poll_s: float = Field(0.5, gt=0)
+    alert_backlog_min: int = Field(5, ge=1)
+    alert_completeness_below: float = Field(0.6, ge=0, le=1)
+    # Browser libraries installed from npm by `make venv` (chart.js); empty: node_modules of the checkout.
+    assets_dir: str = ""
 
     @property
     def behind_tls(self) -> bool:

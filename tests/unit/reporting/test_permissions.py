@@ -13,7 +13,7 @@ def test_every_role_reaches_personal_data_at_least_as_far_as_the_records_it_is_s
     """Pages mask by role alone; that is right only while this holds (an analyst holds no personal data grant
     and so sees every record masked)."""
     for (role, verb, kind), reach in RULES.items():
-        if kind in ("interaction", "task", "contact", "audit") and verb == "read":
+        if kind in ("interaction", "task", "contact", "audit", "audience") and verb == "read":
             personal = RULES.get((role, "read", "personal_data"))
             if personal is None:
                 continue
@@ -23,6 +23,7 @@ def test_every_role_reaches_personal_data_at_least_as_far_as_the_records_it_is_s
 def test_analysts_hold_no_personal_data_and_operators_no_outcomes() -> None:
     assert ("analyst", "read", "personal_data") not in RULES
     assert ("analyst", "read", "contact") not in RULES
+    assert ("analyst", "read", "audience") not in RULES, "a campaign list is names and numbers"
     assert ("operator", "change", "interaction") not in RULES
 
 
