@@ -85,6 +85,7 @@ def _target(
             "TOUCHPOINT_TOPIC_NAMESPACE": kafka.topic_namespace,
             "TOUCHPOINT_GENERIC_SECRET": SECRET,
             "TOUCHPOINT_INGEST_PORT": str(port),
+            "TOUCHPOINT_SMTP_PORT": str(free_port()),  # not 2525: a `make run` on the same machine holds it
             "TOUCHPOINT_OWN_NUMBERS": "+14155550100,+14155550101",
             "TOUCHPOINT_DEFAULT_REGION": "US",
             "TOUCHPOINT_LOG_FORMAT": "json",
