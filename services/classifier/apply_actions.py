@@ -45,6 +45,7 @@ from services.classifier.classify import close, follow_up_call
 from services.classifier.match_contacts import match_phone
 from services.classifier.policy import Policy
 from services.classifier.score_spam import NumberStats, Verdict, after_evidence, after_verdict, outcome_evidence
+from services.classifier.suggest_outcome import refresh_suggestion
 
 _GONE = Manager("", "", None, on_duty=False, active=False)
 
@@ -121,6 +122,9 @@ def _active_manager(state: BatchState, manager_id: str) -> Manager:
 
 def _set_outcome(state: BatchState, action: SetOutcome, policy: Policy) -> None:
     ix = _interaction(state, action.interaction_id)
+    # The suggestion the manager saw is the one the interaction's state implies now: the batch refreshes it only
+    # at its end, so without this an outcome in the call's own batch would be judged against a stale one.
+    refresh_suggestion(ix)
     before = ix.snapshot()
     previous = ix.outcome
     ix.outcome, ix.outcome_by, ix.outcome_at = action.outcome, action.actor_id, action.occurred_at

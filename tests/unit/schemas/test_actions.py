@@ -87,6 +87,8 @@ def test_an_unknown_kind_is_refused() -> None:
 # One action of every kind with every string field filled: each string must refuse a control character.
 _EVERY_KIND: list[dict[str, Any]] = [
     {"kind": "set_outcome", "interaction_id": str(uuid.uuid4()), "outcome": "connected"},
+    {"kind": "open_deal", "deal_id": str(uuid.uuid4()), "contact_id": str(uuid.uuid4()), "interaction_id": None},
+    {"kind": "close_deal", "deal_id": str(uuid.uuid4()), "result": "won", "amount": 1200},
     {
         "kind": "record_meeting",
         "meeting_id": str(uuid.uuid4()),
