@@ -41,6 +41,18 @@ FIGURES: tuple[str, ...] = (
     "deals_lost",
     "deals_won_amount",
 )
+GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Calls", ("calls_in", "calls_out", "calls_answered", "calls_missed", "calls_abandoned", "wrong_number_share")),
+    (
+        "Callbacks",
+        ("callbacks_due", "callbacks_within_sla", "callback_sla_share", "callback_median_s", "callback_p90_s"),
+    ),
+    ("Tasks and confirmations", ("tasks_open", "tasks_overdue", "backlog", "backlog_oldest_s")),
+    ("Email", ("emails_in", "emails_answered", "reply_median_s")),
+    ("Meetings and contacts", ("meetings", "meetings_complete", "contacts_new", "data_completeness")),
+    ("Deals", ("deals_opened", "deals_won", "deals_lost", "deals_won_amount")),
+)
+"""The figures as pages show them: a few short tables a laptop shows whole, instead of one 26 columns wide."""
 LABELS: dict[str, str] = {
     "calls_in": "Calls in",
     "calls_out": "Calls out",

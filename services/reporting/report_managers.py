@@ -7,7 +7,7 @@ import re
 from datetime import date
 from typing import Any
 
-from services.reporting.figures import FIGURES, LABELS, manager_figures, period_name, team_total
+from services.reporting.figures import FIGURES, GROUPS, LABELS, manager_figures, period_name, team_total
 from services.reporting.problems import FieldError, Problem
 from services.reporting.queries import period_bounds
 from services.reporting.views import Ctx, Result
@@ -63,6 +63,7 @@ async def managers_report(ctx: Ctx) -> Result:
             "from": start.isoformat(),
             "until": end.isoformat(),
             "names": list(FIGURES),
+            "groups": [{"title": title, "names": list(names)} for title, names in GROUPS],
             "labels": LABELS,
             "managers": managers,
             "team_total": totals,

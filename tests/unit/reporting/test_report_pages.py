@@ -8,6 +8,7 @@ from typing import Any
 
 from services.reporting.build_audiences import judge
 from services.reporting.export_reports import csv_chunks
+from services.reporting.figures import FIGURES, GROUPS
 from services.reporting.plan_targets import progress
 from services.reporting.watch_dashboard import alerts_of, shown
 
@@ -95,3 +96,9 @@ def test_csv_starts_once_with_a_bom_and_a_header_and_continues_without() -> None
     first = b"".join(csv_chunks(["a", "b"], [[1, None]]))
     assert first == "\ufeffa,b\r\n1,\r\n".encode()
     assert b"".join(csv_chunks(None, [[2, "x,y"]])) == b'2,"x,y"\r\n'
+
+
+def test_the_report_page_groups_show_every_figure_once() -> None:
+    shown = [name for _, names in GROUPS for name in names]
+    assert sorted(shown) == sorted(FIGURES)
+    assert all(len(names) <= 6 for _, names in GROUPS)  # a group is a table a laptop shows whole
