@@ -114,31 +114,26 @@ class PostgresTokenClaims:
         return _found(posted, found["digest"], found["accepted"])
 
     async def accept(self, source: str, token: str) -> None:
-        try:
-            async with self._pool.acquire(timeout=self._timeout_s) as conn:
-                await conn.execute(
-                    "UPDATE ingest_replay_tokens SET accepted = true WHERE source = $1 AND token = $2",
-                    source,
-                    token,
-                    timeout=self._timeout_s,
-                )
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            # The event is in Kafka; a retry finds the claim in flight (503) until it is stale, then publishes the
-            # same event again, which the classifier applies once.
-            log.warning("ingest.token_not_accepted", source=source, error=repr(exc))
+        # If this fails, the event is in Kafka anyway: a retry finds the claim in flight (503) until it is stale,
+        # then publishes the same event again, which the classifier applies once.
+        await self._on_claim(
+            "UPDATE ingest_replay_tokens SET accepted = true", source, token, "ingest.token_not_accepted"
+        )
 
     async def release(self, source: str, token: str) -> None:
+        # If this fails, a retry of the same content finds the claim in flight (503) until it is stale, then goes on.
+        await self._on_claim("DELETE FROM ingest_replay_tokens", source, token, "ingest.token_not_released")
+
+    async def _on_claim(self, statement: str, source: str, token: str, failed: str) -> None:
+        """Runs `statement` on one claim; a store that does not answer is logged, not raised (the post's answer
+        does not depend on it)."""
         try:
             async with self._pool.acquire(timeout=self._timeout_s) as conn:
                 await conn.execute(
-                    "DELETE FROM ingest_replay_tokens WHERE source = $1 AND token = $2",
-                    source,
-                    token,
-                    timeout=self._timeout_s,
+                    f"{statement} WHERE source = $1 AND token = $2", source, token, timeout=self._timeout_s
                 )
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            # The claim stays until it expires: the retry is refused as a replay (401) and Mailgun retries again.
-            log.warning("ingest.token_not_released", source=source, error=repr(exc))
+            log.warning(failed, source=source, error=repr(exc))
 
 
 class TokenReplayCache:
