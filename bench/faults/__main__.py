@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -94,7 +95,11 @@ def _soak(args: argparse.Namespace) -> int:
         await sample(system, csv_path, args.every, began)
 
     events = int(args.minutes * 60 * args.rate)
+    # Ingest's own default limits: a soak measures the steady state, not the overload fault's low limits.
     cfg = RunConfig(events=events, faults=(), rate=args.rate, concurrency=64, drain_timeout_s=300)
+    cfg = dataclasses.replace(
+        cfg, in_flight_limit=1000, request_limit=256, smtp_session_limit=64, bytes_in_flight_limit=1 << 28
+    )
     result = asyncio.run(run(cfg, on_system=sampler))
     _print(result, args.out / "soak.txt")
     # The senders fall behind the target rate when the machine cannot keep up: the title says what was reached.

@@ -13,6 +13,7 @@ import random
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,11 +50,21 @@ class RunConfig:
     poisons: tuple[str, ...] = POISONS
     kafka_nul: bool = True  # a NUL in a call id produced straight to Kafka (the database refuses it)
     concurrency: int = 16
-    overload_burst: int = 300  # requests at once, far past the ingest's in-flight limit
+    overload_burst: int = 300  # requests at once, far past the ingest's limits below
+    # Ingest's load limits, set low so that the overload burst crosses every one of them: produces awaiting Kafka's
+    # acknowledgement, webhook requests in progress, SMTP sessions open, and body bytes held (an SMTP DATA
+    # reserves TOUCHPOINT_SMTP_MAX_BYTES, 1 MiB here, so three messages at once fill the budget).
     in_flight_limit: int = 32
+    request_limit: int = 64
+    smtp_session_limit: int = 4
+    bytes_in_flight_limit: int = 3 * (1 << 20) + (1 << 19)
     drain_timeout_s: float = 120.0
     rate: float | None = None  # events per second (soak); None: as fast as `concurrency` allows
     workdir: Path | None = None
+
+
+def _counts(counts: Counter[str]) -> str:
+    return ", ".join(f"{answer} x{n}" for answer, n in sorted(counts.items())) or "none"
 
 
 @dataclass
@@ -61,7 +72,7 @@ class Result:
     report: Report
     log: FaultLog
     sent: int
-    retried_503: int
+    retried: Counter[str]  # retried attempts by answer (Senders.retried)
     drained: bool
     seconds: float
     classifier_exits: list[str] = field(default_factory=list)
@@ -69,7 +80,7 @@ class Result:
 
     def summary(self) -> str:
         lines = [
-            f"{self.sent} requests in {self.seconds:.0f}s, drained: {self.drained}, 503s retried: {self.retried_503}",
+            f"{self.sent} requests in {self.seconds:.0f}s, drained: {self.drained}, retried: {_counts(self.retried)}",
             self.report.line(),
             *(f"classifier exit: {e}" for e in self.classifier_exits),
             *(
@@ -264,6 +275,9 @@ async def run(cfg: RunConfig, on_system: Callable[[System], Coroutine[Any, Any, 
             kafka = await infra.kafka_settings("faults")
             dsn = await infra.new_database("faults")
             env = {**ingest_env(), "TOUCHPOINT_MAX_IN_FLIGHT": str(cfg.in_flight_limit),
+                   "TOUCHPOINT_MAX_CONCURRENT_REQUESTS": str(cfg.request_limit),
+                   "TOUCHPOINT_MAX_SMTP_SESSIONS": str(cfg.smtp_session_limit),
+                   "TOUCHPOINT_MAX_BYTES_IN_FLIGHT": str(cfg.bytes_in_flight_limit),
                    "TOUCHPOINT_SMTP_MAX_BYTES": str(1 << 20)}  # fmt: skip
             system = System(infra, kafka, dsn, workdir, env, log)
             await asyncio.to_thread(system.start_ingest)
@@ -343,7 +357,7 @@ async def _exercise(
     stored, published, dead = await collect(system.kafka, system.dsn)
     report = check(sent, stored, published, dead)
     log.add(report.line())
-    result = Result(report, log, len(sent), senders.retried_503, drained, 0.0, list(system.exits))
+    result = Result(report, log, len(sent), senders.retried(), drained, 0.0, list(system.exits))
     result.sending_s = sent_at - began
     return result
 
@@ -365,10 +379,15 @@ class _Faults:
         await simple[fault]()
 
     async def overload(self) -> None:
-        self.log.add(f"overload: {len(self.reserved)} requests at once (in-flight limit {self.cfg.in_flight_limit})")
-        before = self.senders.retried_503
+        cfg = self.cfg
+        self.log.add(
+            f"overload: {len(self.reserved)} requests at once (limits: {cfg.request_limit} requests, "
+            f"{cfg.smtp_session_limit} SMTP sessions, {cfg.bytes_in_flight_limit} bytes, "
+            f"{cfg.in_flight_limit} produces)"
+        )
+        before = self.senders.retried()
         await asyncio.gather(*(_send_one(p, self.senders, self.sent) for p in self.reserved))
-        self.log.add(f"overload: done, {self.senders.retried_503 - before} answers were 503 and retried")
+        self.log.add(f"overload: done, retried: {_counts(self.senders.retried() - before)}")
 
     async def poison_ingest(self) -> None:
         poison = [plan_poison(self.run_id, i * 10 + j, s, k) for i, s in enumerate(SOURCES)

@@ -13,6 +13,7 @@ import hashlib
 import json
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -101,6 +102,15 @@ def answer_of(delivery: Delivery) -> Answer:
     return Answer.REFUSED
 
 
+def _problem_type(text: str) -> str:
+    """The last segment of a problem body's `type`, or "?" when the body is not one."""
+    try:
+        kind = json.loads(text).get("type", "?")
+    except (ValueError, AttributeError):
+        return "?"
+    return str(kind).rstrip("/").rsplit("/", 1)[-1]
+
+
 class Senders:
     """The HTTP session and the simulator's senders, shared by every planned request of a run."""
 
@@ -112,7 +122,17 @@ class Senders:
         )
         self.smtp = SmtpEmailSender("127.0.0.1", smtp_port, max_attempts=retry.attempts, timeout_s=retry.timeout_s)
         self._session: aiohttp.ClientSession | None = None
-        self.retried_503 = 0
+        self.retried_http: Counter[str] = Counter()  # "503 <problem type>" or "no answer", per retried attempt
+
+    @property
+    def retried_503(self) -> int:
+        return sum(n for answer, n in self.retried_http.items() if answer.startswith("503"))
+
+    def retried(self) -> Counter[str]:
+        """Every retried attempt by its answer: HTTP 503 by problem type (overloaded: a load limit; kafka-unavailable:
+        the broker did not acknowledge), SMTP 421/451 by code, and attempts that got no answer at all."""
+        smtp = {f"SMTP {code}" if code != "0" else "SMTP no answer": n for code, n in self.smtp.retried.items()}
+        return self.retried_http + Counter(smtp)
 
     async def post(self, path: str, build: Callable[[], tuple[bytes, dict[str, str]]]) -> Delivery:
         """POSTs until a final answer: 503 (and no answer) are retried, after Retry-After when given."""
@@ -130,12 +150,14 @@ class Senders:
                     last = Delivery(False, response.status, text[:300], attempt)
                     if response.status != 503:
                         return last
-                    self.retried_503 += 1
+                    why = f"503 {_problem_type(text)}"
                     with contextlib.suppress(ValueError):
                         wait = min(float(response.headers.get("Retry-After", wait)), self.retry.max_wait_s)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 last = Delivery(False, 0, repr(exc), attempt)
+                why = "no answer"
             if attempt < self.retry.attempts:
+                self.retried_http[why] += 1
                 await asyncio.sleep(wait)
         return last
 
@@ -197,10 +219,10 @@ def _generic(external: str, caller: str, status: str, poison: str) -> Planned:
     step = CallStep(at=datetime.now(UTC), call_id=call_id, key=caller, payload=payload)
 
     async def send(senders: Senders) -> Delivery:
+        body = senders.generic.body(step)
         if poison in ("oversize", "malformed"):
-            body = _spoil(senders.generic.body(step), poison)
-            return await senders.post("/webhooks/generic", lambda: (body, _generic_headers(body)))
-        return await senders.generic.send(step)
+            body = _spoil(body, poison)
+        return await senders.post("/webhooks/generic", lambda: (body, _generic_headers(body)))  # signed per attempt
 
     return Planned("generic", external, Content("call", status, "inbound", caller), "", send)
 

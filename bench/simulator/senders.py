@@ -15,6 +15,7 @@ import json
 import smtplib
 import socket
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -121,6 +122,7 @@ class SmtpEmailSender:
         self._port = port
         self._max_attempts = max_attempts
         self._timeout_s = timeout_s
+        self.retried: Counter[str] = Counter()  # "try later" answers retried, by SMTP code ("0": no answer)
 
     async def unavailable(self) -> str | None:
         if await asyncio.to_thread(port_listening, self._host, self._port):
@@ -155,6 +157,7 @@ class SmtpEmailSender:
             if result.ok or (result.code != 0 and result.code < 400) or result.code >= 500:
                 return last  # delivered, or refused for good (5xx): only 4xx and no answer are retried
             if attempt < self._max_attempts:
+                self.retried[str(result.code)] += 1
                 await asyncio.sleep(min(0.5 * 2 ** (attempt - 1), 5.0))
         return last
 
