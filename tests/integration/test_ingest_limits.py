@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import aiosmtplib
 import pytest
+import uvloop
 from pydantic import SecretStr
 
 from schemas.topics import CALLS
@@ -207,3 +208,21 @@ async def test_smtp_sessions_held_by_slow_or_idle_senders_end_and_free_their_slo
         "touchpoint_ingest_smtp_messages_total", {"result": "session_expired"}
     )
     assert expired == 1
+
+
+def test_on_uvloop_a_session_is_ended_after_its_maximum(kafka: KafkaSettings) -> None:
+    """Every process runs on uvloop, whose transports are not asyncio's classes: a check on those classes let a
+    session outlive TOUCHPOINT_SMTP_SESSION_MAX_S (the refusal past the limit: tests/unit/.../test_smtp_refusal)."""
+    uvloop.run(_session_ends(kafka))
+
+
+async def _session_ends(kafka: KafkaSettings) -> None:
+    settings = email_settings(smtp_session_max_s=1.0, smtp_command_timeout_s=5.0)
+    async with running_ingest(kafka, settings) as ingest:
+        reader, writer = await asyncio.open_connection("127.0.0.1", ingest.smtp.port)
+        try:
+            async with asyncio.timeout(4.0):
+                assert (await reader.readline()).startswith(b"220")
+                assert (await reader.readline()).startswith(b"421 4.4.2")
+        finally:
+            writer.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from typing import Any, AnyStr
+from typing import Any, AnyStr, cast
 
 import structlog
 from aiosmtpd.smtp import SMTP, Session
@@ -142,8 +142,9 @@ class _IngestSMTP(SMTP):
         super().connection_lost(error)
 
     def _end_session(self) -> None:
-        transport = self.transport
-        if not isinstance(transport, asyncio.WriteTransport) or transport.is_closing():
+        # No isinstance check on the transport: uvloop's (every process runs on uvloop) are not asyncio's classes.
+        transport = cast(asyncio.WriteTransport | None, self.transport)
+        if transport is None or transport.is_closing():
             return
         if self._in_data:  # a message being received or published finishes first; it is bounded by its timeouts
             self._session_end = self.loop.call_later(1.0, self._end_session)
@@ -178,9 +179,9 @@ class _TooManySessions(asyncio.Protocol):
     """Answers a connection past TOUCHPOINT_MAX_SMTP_SESSIONS with 421 and closes it; the sender retries."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.WriteTransport)
-        transport.write(b"421 4.7.0 Too many connections; try again later\r\n")
-        transport.close()
+        writer = cast(asyncio.WriteTransport, transport)  # uvloop's transports are not asyncio's classes
+        writer.write(b"421 4.7.0 Too many connections; try again later\r\n")
+        writer.close()
 
 
 class SmtpServer:
