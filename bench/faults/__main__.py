@@ -36,19 +36,22 @@ def plot(csv_path: Path, png: Path, title: str) -> None:
     with csv_path.open() as handle:
         rows = list(csv.DictReader(handle))
     seconds = [float(r["seconds"]) for r in rows]
-    fig, (lag_ax, rss_ax) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
+    # The broker's JVM (hundreds of MiB, growing towards its heap cap) gets a panel of its own, so that a slope of a
+    # few MiB in ingest or the classifier stays visible.
+    fig, (lag_ax, rss_ax, jvm_ax) = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
     lag_ax.plot(seconds, [int(r["lag"]) for r in rows], color="tab:red")
     lag_ax.set_ylabel("consumer lag (records)")
     lag_ax.set_title(title)
-    for column, label in (
-        ("ingest_rss_kib", "ingest"),
-        ("classifier_rss_kib", "classifier"),
-        ("kafka_rss_kib", "Kafka"),
-    ):
+    for column, label in (("ingest_rss_kib", "ingest"), ("classifier_rss_kib", "classifier")):
         rss_ax.plot(seconds, [int(r[column]) / 1024 for r in rows], label=label)
     rss_ax.set_ylabel("RSS (MiB)")
-    rss_ax.set_xlabel("seconds")
+    rss_ax.set_ylim(bottom=0)
     rss_ax.legend()
+    jvm_ax.plot(seconds, [int(r["kafka_rss_kib"]) / 1024 for r in rows], label="Kafka broker (JVM)", color="tab:green")
+    jvm_ax.set_ylabel("RSS (MiB)")
+    jvm_ax.set_ylim(bottom=0)
+    jvm_ax.set_xlabel("seconds")
+    jvm_ax.legend()
     fig.tight_layout()
     fig.savefig(png, dpi=100)
 
