@@ -5,7 +5,6 @@ and `NOTIFY touchpoint_figures, '<manager_id>'` tells live pages (delivered at c
 from __future__ import annotations
 
 import functools
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -48,9 +47,7 @@ class Figures:
         return marks(state, self.zone)
 
     async def update(self, conn: Connection, before: Marks, state: BatchState, now: datetime) -> list[OutboxRow]:
-        keys, contacts = touched(before, self.marks(state))
-        keys |= await _contact_keys(conn, contacts, self.zone.key)
-        keys = {k for k in keys if k[0]}
+        keys = {k for k in touched(before, self.marks(state)) if k[0]}
         if not keys:
             return []
         changed = await recompute(conn, sorted(keys), self.zone.key)
@@ -104,20 +101,6 @@ class Figures:
             for r in records
             if (r.team, r.day) in versions
         ]  # fmt: skip
-
-
-async def _contact_keys(conn: Connection, contacts: set[tuple[uuid.UUID, str]], tz: str) -> set[Key]:
-    if not contacts:
-        return set()
-    pairs = sorted(contacts)
-    rows = await conn.fetch(
-        """SELECT k.owner, (c.created_at AT TIME ZONE $3)::date AS day
-           FROM unnest($1::uuid[], $2::text[]) AS k(id, owner) JOIN contacts c ON c.id = k.id""",
-        [c for c, _ in pairs],
-        [o for _, o in pairs],
-        tz,
-    )
-    return {(r["owner"], r["day"]) for r in rows}
 
 
 async def _lock(conn: Connection, kind: str, names: Sequence[str], days: Sequence[date]) -> None:
