@@ -142,6 +142,8 @@ class Marks:
     loaded and after the batch: the rows whose fingerprint differs touch the keys of both."""
 
     rows: dict[tuple[str, Hashable], tuple[Hashable, frozenset[Key]]] = field(default_factory=dict)
+    teams: dict[str, str | None] = field(default_factory=dict)
+    """Each manager's team: a move regroups the days it changes the team of (update_figures.py finds them)."""
 
 
 def local_day(at: datetime, zone: ZoneInfo) -> date:
@@ -150,6 +152,7 @@ def local_day(at: datetime, zone: ZoneInfo) -> date:
 
 def marks(state: BatchState, zone: ZoneInfo) -> Marks:
     out = Marks()
+    out.teams.update((m.id, m.team) for m in state.managers.values())
     for ix in state.interactions.values():
         at = ix.ended_at or ix.started_at
         keys = frozenset({(ix.manager_id, local_day(at, zone))} if ix.manager_id and at else ())
