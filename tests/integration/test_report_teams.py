@@ -62,11 +62,10 @@ async def test_a_moved_manager_keeps_past_days_in_the_old_team_on_topics_pages_e
     reporting: Reporting,
 ) -> None:
     await move_bob(reporting)
-    teams = dict(
-        await reporting.pool.fetch(
-            "SELECT day, team FROM manager_daily WHERE manager_id = 'm-bob' AND day < '2026-12-01'"
-        )
+    rows = await reporting.pool.fetch(
+        "SELECT day, team FROM manager_daily WHERE manager_id = 'm-bob' AND day < '2026-12-01'"
     )
+    teams = {r["day"]: r["team"] for r in rows}
     assert teams == {date(2026, 11, 29): "east", date(2026, 11, 30): "west"}, "each day in the team Bob was in"
 
     published = await team_days(reporting)
