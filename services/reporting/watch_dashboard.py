@@ -208,12 +208,22 @@ async def dashboard(ctx: Ctx) -> Result:
 
 async def dashboard_events(ctx: Ctx) -> Result:
     """Server-sent events: `figures` with the dashboard's live part rendered (and its chart data) at the start and
-    whenever it changes; a comment line in between so a closed connection is noticed. The stream ends after
+    whenever it changes (rendered once per change for all the streams of the same reader and query: ten wall screens
+    of one team cost one rendering); a comment line in between so a closed connection is noticed. The stream ends after
     `live_stream_s` and the browser reconnects by itself (`retry`)."""
     live = ctx.request.app[LIVE]
     settings = ctx.deps.settings
     template = ctx.deps.templates.get_template("dashboard_live.html")
     await dashboard_data(ctx)  # a bad period answers 400 before the stream starts
+
+    # Everything the rendering depends on: who reads (their reach, team, whether they see names) and what they asked.
+    who = ctx.user
+    reader = ("dashboard", who.role, who.manager_id, who.team, ctx.request.query.get("period"),
+              ctx.request.query.get("team"))  # fmt: skip
+
+    async def render() -> bytes:
+        data = await dashboard_data(ctx)
+        return orjson.dumps({"html": template.render(**data, user=ctx.principal), "charts": data["charts"]})
 
     async def stream(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
@@ -227,13 +237,7 @@ async def dashboard_events(ctx: Ctx) -> Result:
                 version = live.version
                 if version != seen:
                     seen = version
-                    data = await dashboard_data(ctx)
-                    body = orjson.dumps(
-                        {
-                            "html": template.render(**data, user=ctx.principal),
-                            "charts": data["charts"],
-                        }
-                    )
+                    body = await live.shared(reader, version, render)
                     if body != last:
                         await response.write(b"event: figures\ndata: " + body + b"\n\n")
                         last = body
