@@ -126,9 +126,11 @@ def period_name(start: date, end: date) -> str:
     return f"{start.isoformat()}..{end.isoformat()}"
 
 
-def records_link(manager_id: str, name: str, period: str) -> str:
-    """The page listing exactly the records `name` counts for the manager in the period."""
-    return "/reports/records?" + urlencode({"manager_id": manager_id, "figure": name, "period": period})
+def records_link(manager_id: str, name: str, period: str, team: str | None = None) -> str:
+    """The page listing exactly the records `name` counts for the manager in the period (with a `team`: on the days
+    the manager was in it, as a team's figures count them)."""
+    query = {"manager_id": manager_id, "figure": name, "period": period} | ({"team": team} if team else {})
+    return "/reports/records?" + urlencode(query)
 
 
 def team_records_link(team: str, name: str, period: str) -> str:
@@ -176,7 +178,9 @@ async def manager_figures(
     for m in managers:
         total = summed(days.get(m["id"], []), start)
         values = _values(total) | current.get(m["id"], dict.fromkeys(CURRENT))
-        figures = {name: Figure(value=values[name], records=records_link(m["id"], name, period)) for name in FIGURES}
+        figures = {
+            name: Figure(value=values[name], records=records_link(m["id"], name, period, team)) for name in FIGURES
+        }
         out.append(ManagerFigures(manager_id=m["id"], team=m["team"], figures=figures, sums=total))
     return out
 

@@ -56,8 +56,9 @@ async def figure_records(ctx: Ctx) -> Result:
     within = await ctx.managers_of(team)
     wanted = [query["manager_id"]] if query.get("manager_id") else None
     if team:
-        # A team's records: of those in it now, and (for its figures over days) of those who were in it then.
-        wanted = [
+        # A team's records: of those in it now, and (for its figures over days) of those who were in it then; with a
+        # manager_id, that manager's among them (a team page's figure of one manager).
+        of_team = [
             r["id"]
             for r in await ctx.deps.pool.fetch(
                 """SELECT id FROM managers WHERE team = $1
@@ -68,6 +69,7 @@ async def figure_records(ctx: Ctx) -> Result:
                 end,
             )
         ]
+        wanted = [m for m in of_team if wanted is None or m in wanted]
     chosen = within if wanted is None else [m for m in wanted if within is None or m in within]
     alias = source.table.split()[1]
     shown, link = _SHOWN[alias]

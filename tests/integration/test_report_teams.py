@@ -78,8 +78,10 @@ async def test_a_moved_manager_keeps_past_days_in_the_old_team_on_topics_pages_e
         records = await api(reporting, f"/api/reports/records?figure=calls_in&period=2026-11&team={team}", "admin")
         assert len(records["items"]) == month, f"{team}: the records behind the team's figure"
     east = await api(reporting, "/api/reports/managers?period=2026-11&team=east", "supervisor")
-    bobs = {m["manager_id"]: m["figures"]["calls_in"]["value"] for m in east["managers"]}
-    assert bobs["m-bob"] == 2, "east's supervisor sees Bob's two Sunday calls, made while he was in east"
+    bobs = {m["manager_id"]: m["figures"]["calls_in"] for m in east["managers"]}
+    assert bobs["m-bob"]["value"] == 2, "east's supervisor sees Bob's two Sunday calls, made while he was in east"
+    behind = await api(reporting, "/api" + bobs["m-bob"]["records"], "supervisor")
+    assert len(behind["items"]) == 2, "and follows the figure to exactly those calls"
     west = await api(reporting, "/api/reports/managers?period=2026-11&team=west", "admin")
     assert {m["manager_id"]: m["figures"]["calls_in"]["value"] for m in west["managers"]}["m-bob"] == 1
     sunday = await api(reporting, "/api/reports/records?figure=calls_in&period=2026-11-29&team=east", "supervisor")
