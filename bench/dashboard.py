@@ -184,7 +184,8 @@ async def wait_reflected(targets: dict[Stream, int], timeout_s: float) -> None:
 
 async def prepare(dsn: str, interactions: int, today: date) -> dict[str, str]:
     """The history, extensions for the managers, and the two readers' API tokens."""
-    pool = await create_pool(DatabaseSettings(DATABASE_URL=dsn))
+    # A million rows in one statement outlast the services' 30 s command timeout on a busy machine.
+    pool = await create_pool(DatabaseSettings(DATABASE_URL=dsn, TOUCHPOINT_DB_COMMAND_TIMEOUT_S=1800))
     try:
         say(f"filling {interactions:,} interactions over the 90 days before {today} ...")
         began = time.perf_counter()
