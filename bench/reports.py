@@ -49,8 +49,8 @@ TZ = "UTC"
 BATCH = 1000
 
 
-async def fill(pool: asyncpg.Pool, interactions: int) -> float:
-    """The stored history; returns the seconds computing its figures took."""
+async def fill(pool: asyncpg.Pool, interactions: int, first: date = FIRST) -> float:
+    """The stored history, over the DAYS days from `first`; returns the seconds computing its figures took."""
     async with pool.acquire() as conn:
         await conn.execute(
             """INSERT INTO managers (id, name, team, on_duty)
@@ -71,7 +71,7 @@ async def fill(pool: asyncpg.Pool, interactions: int) -> float:
                     LATERAL (SELECT $3::timestamptz + (n::float / $1) * interval '1 day' * $4 AS at) t""",
             interactions,
             MANAGERS,
-            datetime.combine(FIRST, datetime.min.time(), UTC),
+            datetime.combine(first, datetime.min.time(), UTC),
             DAYS,
         )
         await conn.execute(

@@ -48,6 +48,8 @@ class Contact:
     is_lead: bool
     version: int = 1
     merged_into: uuid.UUID | None = None
+    occurred_at: datetime | None = None
+    """When the call or mail that created it happened: the day it counts as new on (None: not known here)."""
 
     def snapshot(self) -> dict[str, Any]:
         out: dict[str, Any] = {

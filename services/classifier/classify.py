@@ -153,7 +153,9 @@ def create_lead(
     cid = policy.ids.contact(address)
     contact = state.contacts.get(cid)
     if contact is None:
-        contact = Contact(cid, owner_id, None, None, created_automatically=True, is_lead=True, version=0)
+        contact = Contact(
+            cid, owner_id, None, None, created_automatically=True, is_lead=True, version=0, occurred_at=at
+        )
         state.add_contact(contact)
     state.addresses[address] = Address(address, cid, "phone" if kind == "phone" else "email")
     open_or_attempt(

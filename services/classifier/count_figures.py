@@ -63,7 +63,7 @@ TASKS = Source(
     "tasks t", "t.assignee_id", "t.created_at", "t.kind IN ('callback', 'reply') AND t.status <> 'cancelled'"
 )
 MEETINGS = Source("meetings m", "m.manager_id", "m.meeting_date", is_date=True)
-CONTACTS = Source("contacts c", "c.owner_id", "c.created_at", "c.merged_into IS NULL")
+CONTACTS = Source("contacts c", "c.owner_id", "c.occurred_at", "c.merged_into IS NULL")
 DEALS_OPENED = Source("deals d", "d.manager_id", "d.opened_at")
 DEALS_CLOSED = Source("deals d", "d.manager_id", "d.closed_at", "d.closed_at IS NOT NULL")
 _CALLBACK_DONE = "t.kind = 'callback' AND t.status = 'done' AND t.response_s IS NOT NULL"
@@ -142,8 +142,8 @@ class Marks:
     loaded and after the batch: the rows whose fingerprint differs touch the keys of both."""
 
     rows: dict[tuple[str, Hashable], tuple[Hashable, frozenset[Key]]] = field(default_factory=dict)
-    contacts: dict[uuid.UUID, tuple[Hashable, str | None]] = field(default_factory=dict)
-    """A contact's day is its `created_at`, known to the database only: (fingerprint, owner)."""
+    teams: dict[str, str | None] = field(default_factory=dict)
+    """Each manager's team: a move regroups the days it changes the team of (update_figures.py finds them)."""
 
 
 def local_day(at: datetime, zone: ZoneInfo) -> date:
@@ -152,6 +152,7 @@ def local_day(at: datetime, zone: ZoneInfo) -> date:
 
 def marks(state: BatchState, zone: ZoneInfo) -> Marks:
     out = Marks()
+    out.teams.update((m.id, m.team) for m in state.managers.values())
     for ix in state.interactions.values():
         at = ix.ended_at or ix.started_at
         keys = frozenset({(ix.manager_id, local_day(at, zone))} if ix.manager_id and at else ())
@@ -169,24 +170,21 @@ def marks(state: BatchState, zone: ZoneInfo) -> Marks:
     for address in state.addresses.values():
         addresses[address.contact_id] = addresses.get(address.contact_id, 0) + 1
     for c in state.contacts.values():
-        seen_c = (c.owner_id, c.first_name, c.last_name, c.merged_into, addresses.get(c.id, 0))
-        out.contacts[c.id] = (seen_c, c.owner_id)
+        # A contact counts on the day of the event that created it (`occurred_at`), for its owner.
+        day = local_day(c.occurred_at, zone) if c.occurred_at else None
+        seen_c = (c.owner_id, c.first_name, c.last_name, c.merged_into, addresses.get(c.id, 0), c.occurred_at)
+        out.rows[("contact", c.id)] = (seen_c, frozenset({(c.owner_id, day)} if c.owner_id and day else ()))
     return out
 
 
-def touched(before: Marks, after: Marks) -> tuple[set[Key], set[tuple[uuid.UUID, str]]]:
-    """The keys whose figures may have changed, and the (contact, owner) pairs whose day the database knows."""
+def touched(before: Marks, after: Marks) -> set[Key]:
+    """The keys whose figures may have changed: those of every row whose fingerprint differs, before and after."""
     keys: set[Key] = set()
     for row, (seen, now_keys) in after.rows.items():
         was = before.rows.get(row)
         if was is None or was[0] != seen:
             keys |= now_keys | (was[1] if was else frozenset())
-    contacts: set[tuple[uuid.UUID, str]] = set()
-    for cid, (seen_c, owner) in after.contacts.items():
-        was_c = before.contacts.get(cid)
-        if was_c is None or was_c[0] != seen_c:
-            contacts |= {(cid, o) for o in (owner, was_c[1] if was_c else None) if o is not None}
-    return keys, contacts
+    return keys
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

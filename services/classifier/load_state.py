@@ -142,7 +142,8 @@ async def _load_contacts(conn: Connection, state: BatchState, addresses: set[str
     contact_ids |= {ix.contact_id for ix in state.interactions.values() if ix.contact_id}
     contact_ids |= _action_contacts(acts)
     for row in await conn.fetch(
-        """SELECT id, owner_id, first_name, last_name, created_automatically, is_lead, merged_into, version
+        """SELECT id, owner_id, first_name, last_name, created_automatically, is_lead, merged_into, occurred_at,
+                  version
            FROM contacts WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE""",
         sorted(contact_ids),
     ):

@@ -62,6 +62,7 @@ CONTACTS = Table(
         ("created_automatically", "bool"),
         ("is_lead", "bool"),
         ("merged_into", "uuid"),
+        ("occurred_at", "timestamptz"),
         ("version", "int"),
     ),
 )

@@ -5,7 +5,6 @@ and `NOTIFY touchpoint_figures, '<manager_id>'` tells live pages (delivered at c
 from __future__ import annotations
 
 import functools
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -48,9 +47,10 @@ class Figures:
         return marks(state, self.zone)
 
     async def update(self, conn: Connection, before: Marks, state: BatchState, now: datetime) -> list[OutboxRow]:
-        keys, contacts = touched(before, self.marks(state))
-        keys |= await _contact_keys(conn, contacts, self.zone.key)
-        keys = {k for k in keys if k[0]}
+        after = self.marks(state)
+        keys = {k for k in touched(before, after) if k[0]}
+        if moved := sorted(m for m, team in after.teams.items() if m in before.teams and before.teams[m] != team):
+            keys |= await _regrouped(conn, moved, self.zone.key)
         if not keys:
             return []
         changed = await recompute(conn, sorted(keys), self.zone.key)
@@ -106,18 +106,17 @@ class Figures:
         ]  # fmt: skip
 
 
-async def _contact_keys(conn: Connection, contacts: set[tuple[uuid.UUID, str]], tz: str) -> set[Key]:
-    if not contacts:
-        return set()
-    pairs = sorted(contacts)
+async def _regrouped(conn: Connection, managers: Sequence[str], tz: str) -> set[Key]:
+    """The stored days of moved managers whose team is no longer the one they were in that day: only those of a
+    move made before days already computed (a backlog applied late); a move made now keeps every past day."""
+    team = TEAM_ON_DAY.format(manager="d.manager_id", t1="((d.day + 1)::timestamp AT TIME ZONE $2)")
     rows = await conn.fetch(
-        """SELECT k.owner, (c.created_at AT TIME ZONE $3)::date AS day
-           FROM unnest($1::uuid[], $2::text[]) AS k(id, owner) JOIN contacts c ON c.id = k.id""",
-        [c for c, _ in pairs],
-        [o for _, o in pairs],
+        f"""SELECT d.manager_id, d.day FROM manager_daily d
+            WHERE d.manager_id = ANY($1::text[]) AND d.team IS DISTINCT FROM {team}""",  # noqa: S608 - fixed SQL
+        list(managers),
         tz,
     )
-    return {(r["owner"], r["day"]) for r in rows}
+    return {(r["manager_id"], r["day"]) for r in rows}
 
 
 async def _lock(conn: Connection, kind: str, names: Sequence[str], days: Sequence[date]) -> None:
@@ -146,6 +145,17 @@ async def recompute(conn: Connection, keys: Sequence[Key], tz: str) -> list[dict
     return out
 
 
+TEAM_ON_DAY = """(coalesce(
+        (SELECT a.after -> 'team' FROM audit_log a WHERE a.entity = 'manager' AND a.entity_id = {manager}
+         AND a.acted_at < {t1} ORDER BY a.acted_at DESC, a.id DESC LIMIT 1),
+        (SELECT a.after -> 'team' FROM audit_log a WHERE a.entity = 'manager' AND a.entity_id = {manager}
+         ORDER BY a.acted_at, a.id LIMIT 1),
+        (SELECT to_jsonb(m.team) FROM managers m WHERE m.id = {manager})) #>> '{{}}')"""
+"""The team a manager was in on a day (ending at `t1`): the one of the last change to the manager (audit_log, a
+JSON null when teamless) before the day ended; before the first change, the team first recorded; with no change on
+record, their team now. So a move counts from the day it was made, and a day computed again keeps its team."""
+
+
 @functools.cache
 def _recompute_sql() -> str:
     cols = ", ".join(_COLUMNS)
@@ -159,7 +169,8 @@ WITH k AS (
            ((d + 1)::timestamp AT TIME ZONE $3) AS t1
     FROM unnest($1::text[], $2::date[]) AS u(m, d)),
 fig AS (
-    SELECT k.manager_id, k.day, (SELECT team FROM managers WHERE id = k.manager_id) AS team, {", ".join(_COLUMNS[1:])}
+    SELECT k.manager_id, k.day, {TEAM_ON_DAY.format(manager="k.manager_id", t1="k.t1")} AS team,
+           {", ".join(_COLUMNS[1:])}
     FROM k
     {day_figures_sql()}),
 old AS (

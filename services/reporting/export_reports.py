@@ -17,7 +17,7 @@ from services.reporting.plan_targets import today_of
 from services.reporting.problems import FieldError, Problem
 from services.reporting.report_managers import parse_period
 from services.reporting.views import Ctx, Result
-from services.reporting.watch_dashboard import CHART_DAYS, NOT_DEFINED
+from services.reporting.watch_dashboard import CHART_DAYS, NOT_DEFINED, board_scope
 
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
@@ -115,7 +115,7 @@ async def managers_table(ctx: Ctx) -> dict[str, Any]:
     start, end = parse_period(period)
     team = ctx.request.query.get("team") or None
     found = await figures.manager_figures(
-        ctx.deps.pool, await ctx.managers(), start, end, ctx.deps.timezone, team, now=ctx.now
+        ctx.deps.pool, await ctx.managers_of(team), start, end, ctx.deps.timezone, team, now=ctx.now
     )
     names = list(figures.FIGURES)
     rows = [
@@ -152,20 +152,22 @@ async def export_managers(ctx: Ctx) -> Result:
 
 
 async def export_dashboard(ctx: Ctx) -> Result:
-    """The dashboard's daily series over its chart window: one row per day, one column per figure."""
+    """The dashboard's daily series over its chart window, for the managers and team the dashboard shows (the same
+    `team=`): one row per day, one column per figure."""
     fmt = chosen_format(ctx)
     today = today_of(ctx)
     start = today - timedelta(days=CHART_DAYS - 1)
     names = [n for n in figures.FIGURES if n not in figures.CURRENT]  # the current state has no history
+    team, managers = await board_scope(ctx)
     series = await figures.daily_series(
-        ctx.deps.pool, await ctx.managers(), start, today + timedelta(days=1), ctx.deps.timezone, names
+        ctx.deps.pool, managers, start, today + timedelta(days=1), ctx.deps.timezone, names, team
     )
     rows = [
         [(start + timedelta(days=d)).isoformat(), *(series[n][d][1] for n in names if n in series)]
         for d in range(CHART_DAYS)
     ]
     header = [n for n in names if n in series]
-    name = f"daily-{start.isoformat()}-{today.isoformat()}"
+    name = f"daily-{start.isoformat()}-{today.isoformat()}" + (f"-{team}" if team else "")
     if fmt == "csv":
         return download(csv_chunks(["day", *header], rows), fmt, name)
     return download([xlsx_bytes("Daily", ["Day", *(figures.LABELS.get(n, n) for n in header)], rows)], fmt, name)

@@ -126,9 +126,11 @@ def period_name(start: date, end: date) -> str:
     return f"{start.isoformat()}..{end.isoformat()}"
 
 
-def records_link(manager_id: str, name: str, period: str) -> str:
-    """The page listing exactly the records `name` counts for the manager in the period."""
-    return "/reports/records?" + urlencode({"manager_id": manager_id, "figure": name, "period": period})
+def records_link(manager_id: str, name: str, period: str, team: str | None = None) -> str:
+    """The page listing exactly the records `name` counts for the manager in the period (with a `team`: on the days
+    the manager was in it, as a team's figures count them)."""
+    query = {"manager_id": manager_id, "figure": name, "period": period} | ({"team": team} if team else {})
+    return "/reports/records?" + urlencode(query)
 
 
 def team_records_link(team: str, name: str, period: str) -> str:
@@ -145,7 +147,9 @@ async def manager_figures(
     *,
     now: datetime | None = None,
 ) -> list[ManagerFigures]:
-    """Every manager in `manager_ids` (None: all) and `team`, by id. `tz` must be the classifier's
+    """Every manager in `manager_ids` (None: all), by id. With a `team`, a team's figures: the managers who were in
+    it on a day of the period, each with the days they were in it (a day belongs to the team the manager was in
+    that day, `manager_daily.team`), and the current state of those in it now. `tz` must be the classifier's
     TOUCHPOINT_TIMEZONE: the days of `manager_daily` are its days. `now` (default: the database's) is when tasks
     are overdue and the backlog's age is taken."""
     managers = await pool.fetch(
@@ -154,16 +158,29 @@ async def manager_figures(
            FROM managers m WHERE ($1::text[] IS NULL OR m.id = ANY($1)) ORDER BY m.id""",
         manager_ids,
     )
-    managers = [m for m in managers if team is None or m["team"] == team]
+    if team is not None:
+        were_in = {
+            r["manager_id"]
+            for r in await pool.fetch(
+                "SELECT DISTINCT manager_id FROM manager_daily WHERE team = $1 AND day >= $2 AND day < $3",
+                team,
+                start,
+                end,
+            )
+        }
+        managers = [m for m in managers if m["team"] == team or m["id"] in were_in]
     ids = [m["id"] for m in managers]
-    days = await _days(pool, ids, start, end)
-    current = await _current(pool, ids, now)
+    days = await _days(pool, ids, start, end, team)
+    # The current state (open tasks, backlog) is the team's of those in it now, not of those who left.
+    current = await _current(pool, [m["id"] for m in managers if team is None or m["team"] == team], now)
     period = period_name(start, end)
     out: list[ManagerFigures] = []
     for m in managers:
         total = summed(days.get(m["id"], []), start)
-        values = _values(total) | current.get(m["id"], dict.fromkeys(CURRENT, 0))
-        figures = {name: Figure(value=values[name], records=records_link(m["id"], name, period)) for name in FIGURES}
+        values = _values(total) | current.get(m["id"], dict.fromkeys(CURRENT))
+        figures = {
+            name: Figure(value=values[name], records=records_link(m["id"], name, period, team)) for name in FIGURES
+        }
         out.append(ManagerFigures(manager_id=m["id"], team=m["team"], figures=figures, sums=total))
     return out
 
@@ -186,15 +203,18 @@ async def daily_series(
     end: date,
     tz: str,
     names: Sequence[str],
+    team: str | None = None,
 ) -> dict[str, list[tuple[date, float | None]]]:
-    """Per figure, its value on each day of [start, end) over the managers (None: all); for charts. Figures of the
-    current state have no history: their series are None."""
+    """Per figure, its value on each day of [start, end) over the managers (None: all) and, with a `team`, their
+    days in it; for charts. Figures of the current state have no history: their series are None."""
     rows = await pool.fetch(
         """SELECT * FROM manager_daily WHERE ($1::text[] IS NULL OR manager_id = ANY($1)) AND day >= $2 AND day < $3
+             AND ($4::text IS NULL OR team = $4)
            ORDER BY day""",
         manager_ids,
         start,
         end,
+        team,
     )
     by_day: dict[date, list[Mapping[str, Any]]] = {}
     for row in rows:
@@ -217,13 +237,17 @@ def _values(total: Mapping[str, Any]) -> dict[str, Any]:
     return figures
 
 
-async def _days(pool: asyncpg.Pool, ids: list[str], start: date, end: date) -> dict[str, list[Mapping[str, Any]]]:
+async def _days(
+    pool: asyncpg.Pool, ids: list[str], start: date, end: date, team: str | None
+) -> dict[str, list[Mapping[str, Any]]]:
     out: dict[str, list[Mapping[str, Any]]] = {}
     for row in await pool.fetch(
-        "SELECT * FROM manager_daily WHERE manager_id = ANY($1::text[]) AND day >= $2 AND day < $3",
+        """SELECT * FROM manager_daily WHERE manager_id = ANY($1::text[]) AND day >= $2 AND day < $3
+             AND ($4::text IS NULL OR team = $4)""",
         ids,
         start,
         end,
+        team,
     ):
         out.setdefault(row["manager_id"], []).append(dict(row))
     return out

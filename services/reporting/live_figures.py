@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from typing import Any
 
 import asyncpg
@@ -20,14 +21,21 @@ CHANNEL = "touchpoint_figures"
 FINGERPRINT = "SELECT (SELECT max(id) FROM outbox), (SELECT max(id) FROM audit_log)"
 
 
+SHARED_FOR_S = 5.0
+"""How long a rendering computed for a version serves streams that ask for the same (a stream opened later gets
+figures at most this old; tasks turning overdue change them without a new version)."""
+
+
 class LiveFigures:
-    """A version number that grows with every change seen; streams wait for it to pass the one they showed."""
+    """A version number that grows with every change seen; streams wait for it to pass the one they showed. What a
+    change makes streams compute is computed once per version and reader (`shared`), not once per stream."""
 
     def __init__(self, pool: asyncpg.Pool, poll_s: float) -> None:
         self._pool = pool
         self._poll_s = poll_s
         self._version = 0
         self._changed = asyncio.Condition()
+        self._shared: dict[Hashable, tuple[int, float, asyncio.Future[bytes]]] = {}
 
     @property
     def version(self) -> int:
@@ -39,6 +47,18 @@ class LiveFigures:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait_for(lambda: self._version > seen), within_s)
             return self._version
+
+    async def shared(self, key: Hashable, version: int, compute: Callable[[], Awaitable[bytes]]) -> bytes:
+        """What `compute` gives for `key` (what the readers asking have in common) at `version`: started by the first
+        stream that asks, awaited by the others; a stream that goes away does not cancel it for the rest."""
+        now = time.monotonic()
+        found = self._shared.get(key)
+        if found is None or found[0] != version or now - found[1] > SHARED_FOR_S:
+            # Renderings of older versions serve no one any more: every stream asks for the current one.
+            self._shared = {k: v for k, v in self._shared.items() if v[0] >= version and now - v[1] <= SHARED_FOR_S}
+            found = (version, now, asyncio.ensure_future(compute()))
+            self._shared[key] = found
+        return await asyncio.shield(found[2])
 
     async def _bump(self) -> None:
         async with self._changed:

@@ -52,7 +52,9 @@ async def managers_report(ctx: Ctx) -> Result:
         period = ctx.now.date().isoformat()
     start, end = parse_period(period)
     team = ctx.request.query.get("team") or None
-    found = await manager_figures(ctx.deps.pool, await ctx.managers(), start, end, ctx.deps.timezone, team, now=ctx.now)
+    found = await manager_figures(
+        ctx.deps.pool, await ctx.managers_of(team), start, end, ctx.deps.timezone, team, now=ctx.now
+    )
     managers: list[dict[str, Any]] = [
         {"manager_id": m["manager_id"], "team": m["team"], "figures": m["figures"]} for m in found
     ]

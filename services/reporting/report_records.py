@@ -52,10 +52,24 @@ async def figure_records(ctx: Ctx) -> Result:
     figure = query.get("figure", "")
     source, where, dated = source_of(figure)
     start, end = parse_period_or_range(query.get("period"))
-    within = await ctx.managers()
+    team = query.get("team") or None
+    within = await ctx.managers_of(team)
     wanted = [query["manager_id"]] if query.get("manager_id") else None
-    if team := query.get("team"):
-        wanted = [r["id"] for r in await ctx.deps.pool.fetch("SELECT id FROM managers WHERE team = $1", team)]
+    if team:
+        # A team's records: of those in it now, and (for its figures over days) of those who were in it then; with a
+        # manager_id, that manager's among them (a team page's figure of one manager).
+        of_team = [
+            r["id"]
+            for r in await ctx.deps.pool.fetch(
+                """SELECT id FROM managers WHERE team = $1
+                   UNION SELECT manager_id FROM manager_daily WHERE team = $1 AND $2 AND day >= $3 AND day < $4""",
+                team,
+                dated,
+                start,
+                end,
+            )
+        ]
+        wanted = [m for m in of_team if wanted is None or m in wanted]
     chosen = within if wanted is None else [m for m in wanted if within is None or m in within]
     alias = source.table.split()[1]
     shown, link = _SHOWN[alias]
@@ -70,6 +84,12 @@ async def figure_records(ctx: Ctx) -> Result:
             else ("($2::date::timestamp AT TIME ZONE $4)", "($3::date::timestamp AT TIME ZONE $4)")
         )
         condition += f" AND {source.at} >= {bounds[0]} AND {source.at} < {bounds[1]}"
+        if team:
+            # Only the rows of days the manager spent in the team: a day belongs to the team they were in then.
+            args.append(team)
+            day = source.at if source.is_date else f"({source.at} AT TIME ZONE $4)::date"
+            in_team = f"md.manager_id = {source.manager} AND md.day = {day} AND md.team = ${len(args)}"
+            condition += f" AND EXISTS (SELECT 1 FROM manager_daily md WHERE {in_team})"  # noqa: S608 - fixed SQL
     if ":now" in where:  # the reporting clock's now, as a parameter after the others
         args.append(ctx.now)
         where = where.replace(":now", f"${len(args)}")

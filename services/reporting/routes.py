@@ -247,12 +247,13 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "GET",
         exports.export_dashboard,
-        "The dashboard's daily figures over its chart window as a download (format=csv or xlsx), streamed",
+        "The dashboard's daily figures over its chart window for its team (team=) as a download (format=csv or "
+        "xlsx), streamed",
         "read",
         "report",
         page="/dashboard/export",
         api="/api/dashboard/export",
-        query=("format",),
+        query=("team", "format"),
     ),
     # Plans.
     Route(

@@ -107,6 +107,14 @@ class Ctx:
             self._managers_known = True
         return self._managers
 
+    async def managers_of(self, team: str | None) -> list[str] | None:
+        """The managers a view of `team` may show. A team's reader (its supervisor, or a grant over all) sees everyone
+        who was in it, also those who left since (figures.py narrows to the days they were in it); anyone else, and
+        any view without a team, the managers within reach."""
+        if team is not None and (self.reach == "all" or (self.reach == "team" and team == self.user.team)):
+            return None
+        return await self.managers()
+
     async def input(self) -> dict[str, Any]:
         """The JSON object of an API call, or the fields of a form (a field given twice becomes a list)."""
         if self.api:

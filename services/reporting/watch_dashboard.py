@@ -111,13 +111,20 @@ def chosen_period(ctx: Ctx, today: date) -> tuple[str, date, date]:
     return raw, start, end
 
 
+async def board_scope(ctx: Ctx) -> tuple[str | None, list[str] | None]:
+    """The team the dashboard shows (`team=`, else a supervisor's own) and the managers it may show; its export
+    reads the same."""
+    team = ctx.request.query.get("team") or (ctx.user.team if ctx.reach == "team" else None)
+    return team, await ctx.managers_of(team)
+
+
 async def dashboard_data(ctx: Ctx) -> dict[str, Any]:
-    """Everything the dashboard shows, for the caller's reach (and `team`, `period` when given)."""
+    """Everything the dashboard shows, for the caller's reach (and `team`, `period` when given). A team's figures
+    and charts are its managers' days in it (figures.manager_figures)."""
     pool, tz = ctx.deps.pool, ctx.deps.timezone
     today = today_of(ctx)
     period, start, end = chosen_period(ctx, today)
-    team = ctx.request.query.get("team") or None
-    managers = await ctx.managers()
+    team, managers = await board_scope(ctx)
     names = await pool.fetch(
         "SELECT id, name FROM managers WHERE $1::text[] IS NULL OR id = ANY($1)",
         managers,
@@ -139,8 +146,7 @@ async def dashboard_data(ctx: Ctx) -> dict[str, Any]:
                 "links": {n: figs[n]["records"] for n in figs},
             }
         )
-    scope_team = team or (ctx.user.team if ctx.reach == "team" else None)
-    totals = figures.team_total(found, scope_team or "", figures.period_name(start, end))
+    totals = figures.team_total(found, team or "", figures.period_name(start, end))
     own = len(rows) == 1 and ctx.reach == "own"
     key = [
         {
@@ -150,7 +156,7 @@ async def dashboard_data(ctx: Ctx) -> dict[str, Any]:
             "shown": shown(n, totals[n]["value"]),
             # One manager: straight to the records; a team: the team's records; everyone: that figure's column,
             # whose cells link to each manager's records.
-            "records": rows[0]["links"][n] if own else totals[n]["records"] if scope_team else f"#col-{n}",
+            "records": rows[0]["links"][n] if own else totals[n]["records"] if team else f"#col-{n}",
         }
         for n in available
     ]
@@ -158,7 +164,9 @@ async def dashboard_data(ctx: Ctx) -> dict[str, Any]:
     plans = [labelled(asdict(p), label) for p in await plans_within(ctx, ids, None, team)] if ids else []
     wanted = [n for names_ in CHARTS.values() for n in names_ if n in figures.FIGURES]
     chart_from = today - timedelta(days=CHART_DAYS - 1)
-    series = await figures.daily_series(pool, ids, chart_from, today + timedelta(days=1), tz, wanted) if ids else {}
+    series = (
+        await figures.daily_series(pool, ids, chart_from, today + timedelta(days=1), tz, wanted, team) if ids else {}
+    )
     charts = [
         {
             "title": title,
@@ -182,7 +190,7 @@ async def dashboard_data(ctx: Ctx) -> dict[str, Any]:
         "period": period,
         "from": start.isoformat(),
         "until": end.isoformat(),
-        "team": scope_team,
+        "team": team,
         "scope": "own" if own else "team",
         "key": key,
         "managers": rows,
@@ -200,12 +208,22 @@ async def dashboard(ctx: Ctx) -> Result:
 
 async def dashboard_events(ctx: Ctx) -> Result:
     """Server-sent events: `figures` with the dashboard's live part rendered (and its chart data) at the start and
-    whenever it changes; a comment line in between so a closed connection is noticed. The stream ends after
+    whenever it changes (rendered once per change for all the streams of the same reader and query: ten wall screens
+    of one team cost one rendering); a comment line in between so a closed connection is noticed. The stream ends after
     `live_stream_s` and the browser reconnects by itself (`retry`)."""
     live = ctx.request.app[LIVE]
     settings = ctx.deps.settings
     template = ctx.deps.templates.get_template("dashboard_live.html")
     await dashboard_data(ctx)  # a bad period answers 400 before the stream starts
+
+    # Everything the rendering depends on: who reads (their reach, team, whether they see names) and what they asked.
+    who = ctx.user
+    reader = ("dashboard", who.role, who.manager_id, who.team, ctx.request.query.get("period"),
+              ctx.request.query.get("team"))  # fmt: skip
+
+    async def render() -> bytes:
+        data = await dashboard_data(ctx)
+        return orjson.dumps({"html": template.render(**data, user=ctx.principal), "charts": data["charts"]})
 
     async def stream(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
@@ -219,13 +237,7 @@ async def dashboard_events(ctx: Ctx) -> Result:
                 version = live.version
                 if version != seen:
                     seen = version
-                    data = await dashboard_data(ctx)
-                    body = orjson.dumps(
-                        {
-                            "html": template.render(**data, user=ctx.principal),
-                            "charts": data["charts"],
-                        }
-                    )
+                    body = await live.shared(reader, version, render)
                     if body != last:
                         await response.write(b"event: figures\ndata: " + body + b"\n\n")
                         last = body

@@ -136,7 +136,7 @@ async def seed_office(pool: asyncpg.Pool) -> Office:
             """SELECT manager_id AS m, (coalesce(ended_at, started_at) AT TIME ZONE 'UTC')::date AS d
                FROM interactions WHERE manager_id IS NOT NULL
                UNION SELECT assignee_id, (created_at AT TIME ZONE 'UTC')::date FROM tasks WHERE assignee_id IS NOT NULL
-               UNION SELECT owner_id, (created_at AT TIME ZONE 'UTC')::date FROM contacts WHERE owner_id IS NOT NULL"""
+               UNION SELECT owner_id, (occurred_at AT TIME ZONE 'UTC')::date FROM contacts WHERE owner_id IS NOT NULL"""
         )
         await recompute(conn, sorted((k["m"], k["d"]) for k in keys), "UTC")
     for role, (email, extra) in ACCOUNTS.items():

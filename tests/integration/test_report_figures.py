@@ -217,13 +217,18 @@ met AS (
                               AND length(trim(last_name)) > 0 AND length(trim(topic)) > 0
                               AND length(trim(result)) > 0) AS meetings_complete
     FROM meetings WHERE meeting_date >= $2 AND meeting_date < $3 GROUP BY 1, 2),
+born AS (  -- a contact the classifier created is new on the day of its first call or mail, not when stored
+    SELECT c.*, CASE WHEN c.created_automatically
+                     THEN (SELECT min(coalesce(i.ended_at, i.started_at)) FROM interactions i WHERE i.contact_id = c.id)
+                     ELSE c.created_at END AS born_at
+    FROM contacts c),
 new_contacts AS (
-    SELECT WHO(owner_id) AS m, CASE WHEN $4 THEN $2 ELSE (created_at AT TIME ZONE $1)::date END AS d,
+    SELECT WHO(owner_id) AS m, CASE WHEN $4 THEN $2 ELSE (born_at AT TIME ZONE $1)::date END AS d,
            count(*) AS contacts_new,
            count(*) FILTER (WHERE first_name IS NOT NULL AND last_name IS NOT NULL
                               AND id IN (SELECT contact_id FROM contact_addresses)) AS contacts_complete
-    FROM contacts, span
-    WHERE owner_id IS NOT NULL AND merged_into IS NULL AND created_at >= t0 AND created_at < t1
+    FROM born, span
+    WHERE owner_id IS NOT NULL AND merged_into IS NULL AND born_at >= t0 AND born_at < t1
     GROUP BY 1, 2),
 opened AS (
     SELECT WHO(manager_id) AS m, CASE WHEN $4 THEN $2 ELSE (opened_at AT TIME ZONE $1)::date END AS d,

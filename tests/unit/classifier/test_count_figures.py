@@ -27,7 +27,7 @@ from services.classifier.count_figures import (
     touched,
     with_version,
 )
-from tests.unit.classifier.factories import T0, missed
+from tests.unit.classifier.factories import T0, answered, missed
 from tests.unit.classifier.test_classify import apply_call, known_client, office
 
 ZONE = ZoneInfo("America/New_York")
@@ -39,9 +39,8 @@ def test_a_missed_call_touches_its_managers_local_day_and_the_callbacks_assignee
     before = marks(world, ZONE)
     late = datetime(2026, 11, 27, 2, 30, tzinfo=UTC)  # 21:30 on the 26th in New York
     apply_call(world, missed("c1", agent="101", t0=late))
-    keys, contacts = touched(before, marks(world, ZONE))
+    keys = touched(before, marks(world, ZONE))
     assert keys == {("ann", date(2026, 11, 26)), ("bob", date(2026, 11, 26))}, "the call is Ann's, the task Bob's"
-    assert contacts == set()
 
 
 def test_a_change_of_hands_touches_both_managers_and_an_untouched_row_nothing() -> None:
@@ -49,19 +48,30 @@ def test_a_change_of_hands_touches_both_managers_and_an_untouched_row_nothing() 
     deal = Deal(uuid.uuid4(), uuid.uuid4(), "ann", None, "open", None, T0)
     world.deals[deal.id] = deal
     before = marks(world, ZONE)
-    assert touched(before, marks(world, ZONE)) == (set(), set())
+    assert touched(before, marks(world, ZONE)) == set()
     world.deals[deal.id] = replace(deal, manager_id="bob", status="won", closed_at=T0 + timedelta(days=2))
-    keys, _ = touched(before, marks(world, ZONE))
+    keys = touched(before, marks(world, ZONE))
     day = T0.astimezone(ZONE).date()
     assert keys == {("ann", day), ("bob", day), ("bob", day + timedelta(days=2))}
 
 
-def test_a_contact_renamed_or_reassigned_is_resolved_by_its_creation_day_for_both_owners() -> None:
+def test_a_reassigned_contact_touches_the_day_of_the_event_that_created_it_for_both_owners() -> None:
     world = office()
     cid = known_client(world, owner="ann")
+    world.contacts[cid].occurred_at = datetime(2026, 11, 27, 2, 30, tzinfo=UTC)  # 21:30 on the 26th in New York
     before = marks(world, ZONE)
     world.contacts[cid].owner_id = "bob"
-    assert touched(before, marks(world, ZONE))[1] == {(cid, "ann"), (cid, "bob")}
+    assert touched(before, marks(world, ZONE)) == {("ann", date(2026, 11, 26)), ("bob", date(2026, 11, 26))}
+
+
+def test_a_lead_created_by_a_late_call_is_new_on_the_calls_day_whenever_it_is_applied() -> None:
+    world = office()
+    before = marks(world, ZONE)
+    late = datetime(2026, 11, 27, 2, 30, tzinfo=UTC)  # replayed days later, still the 26th in New York
+    apply_call(world, answered("c1", agent="101", t0=late))
+    (lead,) = world.contacts.values()
+    assert lead.occurred_at is not None and lead.occurred_at.astimezone(ZONE).date() == date(2026, 11, 26)
+    assert ("ann", date(2026, 11, 26)) in touched(before, marks(world, ZONE))
 
 
 @given(st.lists(st.integers(0, 10_000), max_size=40), st.sampled_from([0.0, 0.5, 0.9, 1.0]))
