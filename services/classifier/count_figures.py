@@ -134,6 +134,9 @@ def day_figures_sql() -> str:
 
 
 _CALLBACK = ("callbacks_due", "callbacks_within_sla", "callback_s")
+Current = tuple[str, int, int, int]
+"""(manager, open tasks, open tasks with a due time, interactions awaiting confirmation): one row's share of
+`manager_current`, whose counts the batches keep by their changes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +147,8 @@ class Marks:
     rows: dict[tuple[str, Hashable], tuple[Hashable, frozenset[Key]]] = field(default_factory=dict)
     contacts: dict[uuid.UUID, tuple[Hashable, str | None]] = field(default_factory=dict)
     """A contact's day is its `created_at`, known to the database only: (fingerprint, owner)."""
+    current: dict[tuple[str, Hashable], Current] = field(default_factory=dict)
+    """What a row adds to its manager's current state (`manager_current`), for the rows that add anything."""
 
 
 def local_day(at: datetime, zone: ZoneInfo) -> date:
@@ -157,9 +162,20 @@ def marks(state: BatchState, zone: ZoneInfo) -> Marks:
         keys = frozenset({(ix.manager_id, local_day(at, zone))} if ix.manager_id and at else ())
         seen = (ix.kind, ix.direction, ix.phase, ix.auto_status, ix.internal, ix.outcome, ix.flag, ix.flag_kind)
         out.rows[("interaction", ix.id)] = ((*seen, ix.manager_id, at), keys)
+        # Awaiting a person's confirmation: the SQL of it is reporting/figures.py AWAITING.
+        if (
+            ix.manager_id
+            and ix.outcome is None
+            and not ix.internal
+            and ix.auto_status is not None
+            and (ix.kind == "email" or ix.phase == "ended")
+        ):
+            out.current[("interaction", ix.id)] = (ix.manager_id, 0, 0, 1)
     for task in state.tasks.values():
         keys = frozenset({(task.assignee_id, local_day(task.created_at, zone))} if task.assignee_id else ())
         out.rows[("task", task.id)] = (task, keys)
+        if task.assignee_id and task.status == "open":
+            out.current[("task", task.id)] = (task.assignee_id, 1, int(task.due_at is not None), 0)
     for meeting in state.meetings.values():
         out.rows[("meeting", meeting.id)] = (meeting, frozenset({(meeting.manager_id, meeting.meeting_date)}))
     for deal in state.deals.values():
@@ -187,6 +203,21 @@ def touched(before: Marks, after: Marks) -> tuple[set[Key], set[tuple[uuid.UUID,
         if was_c is None or was_c[0] != seen_c:
             contacts |= {(cid, o) for o in (owner, was_c[1] if was_c else None) if o is not None}
     return keys, contacts
+
+
+def current_changes(before: Marks, after: Marks) -> dict[str, tuple[int, int, int]]:
+    """Per manager, what the batch changed of (open tasks, open tasks with a due time, awaiting confirmation)."""
+    out: dict[str, tuple[int, int, int]] = {}
+    for row in before.current.keys() | after.current.keys():
+        was, now = before.current.get(row), after.current.get(row)
+        if was == now:
+            continue
+        for sign, share in ((-1, was), (1, now)):
+            if share is not None:
+                m, *counts = share
+                total = out.get(m, (0, 0, 0))
+                out[m] = (total[0] + sign * counts[0], total[1] + sign * counts[1], total[2] + sign * counts[2])
+    return {m: counts for m, counts in out.items() if any(counts)}
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

@@ -21,6 +21,7 @@ from services.classifier.count_figures import (
     Marks,
     callback_changed,
     callback_sla,
+    current_changes,
     day_figures_sql,
     marks,
     team_daily,
@@ -48,13 +49,12 @@ class Figures:
         return marks(state, self.zone)
 
     async def update(self, conn: Connection, before: Marks, state: BatchState, now: datetime) -> list[OutboxRow]:
-        keys, contacts = touched(before, self.marks(state))
+        after = self.marks(state)
+        keys, contacts = touched(before, after)
         keys |= await _contact_keys(conn, contacts, self.zone.key)
         keys = {k for k in keys if k[0]}
-        if not keys:
-            return []
-        changed = await recompute(conn, sorted(keys), self.zone.key)
         rows: list[OutboxRow] = []
+        changed = await recompute(conn, sorted(keys), self.zone.key) if keys else []
         for row in changed:
             key = f"{row['manager_id']}|{row['day'].isoformat()}"
             record = manager_record(row, now)
@@ -65,11 +65,12 @@ class Figures:
                 rows.append((self.topics(REPORTS_CALLBACK_SLA), key, sla.model_dump_json(by_alias=True), None))
         teams = {(t, row["day"]) for row in changed for t in (row["team"], (row["old"] or {}).get("team")) if t}
         rows += await self._teams(conn, sorted(teams), now)
-        await conn.execute(
-            "SELECT pg_notify($1, m) FROM unnest($2::text[]) AS m",
-            NOTIFY_CHANNEL,
-            sorted({row["manager_id"] for row in changed}),
-        )
+        # Last, after every advisory lock: the rows of `manager_current` are locked in manager order, so no batch
+        # holds one while it waits for a lock another batch holds.
+        current = current_changes(before, after)
+        await _add_current(conn, current)
+        if managers := sorted({row["manager_id"] for row in changed} | current.keys()):
+            await conn.execute("SELECT pg_notify($1, m) FROM unnest($2::text[]) AS m", NOTIFY_CHANNEL, managers)
         return rows
 
     async def _teams(self, conn: Connection, teams: Sequence[tuple[str, date]], now: datetime) -> list[OutboxRow]:
@@ -104,6 +105,44 @@ class Figures:
             for r in records
             if (r.team, r.day) in versions
         ]  # fmt: skip
+
+
+async def _add_current(conn: Connection, changes: dict[str, tuple[int, int, int]]) -> None:
+    if not changes:
+        return
+    managers = sorted(changes)
+    await conn.execute(
+        """INSERT INTO manager_current AS c (manager_id, tasks_open, tasks_due, backlog)
+           SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::int[]) ORDER BY 1
+           ON CONFLICT (manager_id) DO UPDATE SET tasks_open = c.tasks_open + excluded.tasks_open,
+               tasks_due = c.tasks_due + excluded.tasks_due, backlog = c.backlog + excluded.backlog""",
+        managers,
+        *([changes[m][n] for m in managers] for n in range(3)),
+    )
+
+
+async def recount_current(conn: Connection, managers: Sequence[str] | None = None) -> None:
+    """Counts the current state of `managers` (None: all) from the raw tables into `manager_current`, as migration
+    0014 did: for rows written without the classifier (test worlds, the benchmark's fill)."""
+    await conn.execute(
+        f"""INSERT INTO manager_current AS c (manager_id, tasks_open, tasks_due, backlog)
+            SELECT m.id,
+                   (SELECT count(*) FROM tasks t WHERE t.status = 'open' AND t.assignee_id = m.id),
+                   (SELECT count(due_at) FROM tasks t WHERE t.status = 'open' AND t.assignee_id = m.id),
+                   (SELECT count(*) FROM interactions i WHERE i.manager_id = m.id AND {_AWAITING})
+            FROM (SELECT DISTINCT id FROM (
+                      SELECT assignee_id FROM tasks WHERE status = 'open' AND assignee_id IS NOT NULL
+                      UNION SELECT manager_id FROM interactions WHERE manager_id IS NOT NULL AND {_AWAITING}
+                      UNION SELECT manager_id FROM manager_current) AS u(id)
+                  WHERE $1::text[] IS NULL OR id = ANY($1)) AS m
+            ORDER BY m.id
+            ON CONFLICT (manager_id) DO UPDATE SET tasks_open = excluded.tasks_open, tasks_due = excluded.tasks_due,
+                backlog = excluded.backlog""",  # noqa: S608 - fixed condition
+        None if managers is None else list(managers),
+    )
+
+
+_AWAITING = "outcome IS NULL AND NOT internal AND auto_status IS NOT NULL AND (kind = 'email' OR phase = 'ended')"
 
 
 async def _contact_keys(conn: Connection, contacts: set[tuple[uuid.UUID, str]], tz: str) -> set[Key]:
