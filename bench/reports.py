@@ -8,14 +8,19 @@ to answer, and what keeping them costs the classifier.
 - Answers: `figures.manager_figures` for every manager (what `GET /api/reports/managers` runs after its permission
   check), for a day, an ISO week and a month, and with `team_total` for a team; `--answers` times each, p50/p99.
 - Throughput: simulated office days applied through `Store.apply_batch` (in this process, batches of 1,000
-  records) on top of that database, with the figures step on and off, alternating, two runs each; events/s.
+  records) on top of that database, with the figures step on and off: one unmeasured run of each, then `--runs`
+  of each alternating (on, off, off, on, …); the medians of events/s, and CPU time per event of this process
+  (`time.process_time`) plus the database server's (/proc), which a busy machine disturbs far less than wall time.
 
-`python -m bench.reports [--interactions N] [--answers N]`; results in docs/BENCHMARKS.md."""
+`python -m bench.reports [--interactions N] [--answers N] [--days N] [--runs N] [--out FILE]`; results in
+docs/BENCHMARKS.md."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import shutil
 import statistics
 import tempfile
@@ -159,9 +164,8 @@ def _office_records(offset_day: int, prefix: str, days: int) -> list[ConsumedRec
     return records
 
 
-async def drain(store: Store, records: Sequence[ConsumedRecord]) -> float:
-    """Events per second applying `records` in batches of BATCH."""
-    started = time.perf_counter()
+async def drain(store: Store, records: Sequence[ConsumedRecord]) -> None:
+    """Applies `records` in batches of BATCH, as the classifier's consumer would."""
     for n in range(0, len(records), BATCH):
         batch = records[n : n + BATCH]
         ranges: dict[tuple[str, int], OffsetRange] = {}
@@ -169,22 +173,61 @@ async def drain(store: Store, records: Sequence[ConsumedRecord]) -> float:
             tp = (r.topic, r.partition)
             ranges[tp] = OffsetRange(ranges[tp].first if tp in ranges else r.offset, r.offset + 1)
         await store.apply_batch(batch, ranges)
-    return len(records) / (time.perf_counter() - started)
 
 
-async def throughput(pool: asyncpg.Pool, days: int) -> dict[str, list[float]]:
+def server_cpu_s(pgdata: Path) -> float:
+    """CPU seconds the PostgreSQL server has used (the postmaster, its live children and the children it reaped:
+    backends, autovacuum, WAL writer) from Linux /proc; 0 when unknown."""
+    try:
+        postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError):
+        return 0.0
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == postmaster:
+            ticks += sum(int(f) for f in fields[11:15])
+        elif int(fields[1]) == postmaster:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+async def throughput(pool: asyncpg.Pool, pgdata: Path, days: int, runs: int) -> dict[str, list[dict[str, float]]]:
+    """`runs` runs with the figures step on and as many off, in the order on, off, off, on, on, off, … (each mode
+    as often first as second), after one unmeasured run of each; per run events/s and CPU microseconds per event of
+    this process and of the database server."""
     _, policy = known_office(generate_days(seed=1, first=FIRST, days=1, shape=DayShape(managers=6))[0])
-    rates: dict[str, list[float]] = {"on": [], "off": []}
-    for run, figures in enumerate((True, False, False, True)):
+    out: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
+    order = [True, False] + [(n % 4) in (0, 3) for n in range(2 * runs)]
+    for run, figures in enumerate(order):
         records = _office_records(run * days, f"r{run}", days)
         store = Store(pool, f"bench-{run}", TopicNames("bench"), policy, figures=figures)
-        rates["on" if figures else "off"].append(round(await drain(store, records), 1))
-        say(f"  figures {'on' if figures else 'off'}: {rates['on' if figures else 'off'][-1]} events/s")
-    return rates
+        wall, cpu, server = time.perf_counter(), time.process_time(), server_cpu_s(pgdata)
+        await drain(store, records)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        server = server_cpu_s(pgdata) - server
+        mode = "on" if figures else "off"
+        measured = {"events": len(records), "events_per_s": round(len(records) / wall, 1),
+                    "cpu_us_per_event": round(cpu / len(records) * 1e6, 1),
+                    "db_cpu_us_per_event": round(server / len(records) * 1e6, 1)}  # fmt: skip
+        say(f"  figures {mode}{'' if run >= 2 else ' (warm-up, not counted)'}: {measured}")
+        if run >= 2:
+            out[mode].append(measured)
+    return out
 
 
-async def measure(dsn: str, args: argparse.Namespace) -> dict[str, object]:
-    pool = await create_pool(DatabaseSettings(DATABASE_URL=dsn))
+def _median(runs: Sequence[dict[str, float]], name: str) -> float:
+    return statistics.median(r[name] for r in runs)
+
+
+async def measure(dsn: str, pgdata: Path, args: argparse.Namespace) -> dict[str, object]:
+    # The fill's statements run for minutes on a busy machine.
+    pool = await create_pool(DatabaseSettings(DATABASE_URL=dsn, TOUCHPOINT_DB_COMMAND_TIMEOUT_S=1800))
     try:
         await migrate(pool)
         say(f"filling {args.interactions:,} interactions for {MANAGERS} managers over {DAYS} days ...")
@@ -196,10 +239,14 @@ async def measure(dsn: str, args: argparse.Namespace) -> dict[str, object]:
                                      "figures_fill_s": round(figures_s, 1)}  # fmt: skip
         result["answers"] = await answers(pool, args.answers)
         say(f"answers: {result['answers']}")
-        rates = await throughput(pool, args.days)
-        on, off = statistics.mean(rates["on"]), statistics.mean(rates["off"])
-        result |= {"events_per_s": rates, "ratio_on_off": round(on / off, 3)}
-        say(f"classifier throughput with figures on / off: {on:.0f} / {off:.0f} events/s = {on / off:.2f}")
+        runs = await throughput(pool, pgdata, args.days, args.runs)
+        on, off = _median(runs["on"], "events_per_s"), _median(runs["off"], "events_per_s")
+        cost = {mode: _median(r, "cpu_us_per_event") + _median(r, "db_cpu_us_per_event") for mode, r in runs.items()}
+        result |= {"runs": runs, "median_events_per_s": {"on": on, "off": off}, "ratio_on_off": round(on / off, 3),
+                   "cpu_us_per_event": cost, "cpu_ratio_off_on": round(cost["off"] / cost["on"], 3)}  # fmt: skip
+        say(f"classifier throughput with figures on / off (medians of {args.runs} runs each): {on:.0f} / {off:.0f}"
+            f" events/s = {on / off:.2f}; CPU per event (classifier + database) on / off: {cost['on']:.0f} /"
+            f" {cost['off']:.0f} us = {cost['off'] / cost['on']:.2f} of the throughput")  # fmt: skip
         return result
     finally:
         await pool.close()
@@ -209,17 +256,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.reports", description=__doc__)
     parser.add_argument("--interactions", type=int, default=1_000_000)
     parser.add_argument("--answers", type=int, default=200)
-    parser.add_argument("--days", type=int, default=3, help="simulated office days per throughput run")
+    parser.add_argument("--days", type=int, default=6, help="simulated office days per throughput run")
+    parser.add_argument("--runs", type=int, default=6, help="throughput runs with the figures on, and as many off")
+    parser.add_argument("--out", type=Path, help="write the result here as JSON")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="touchpoint-bench-reports-"))
     postgres = LocalPostgres(workdir / "postgres", port=free_port())
     try:
         postgres.start()
-        result = asyncio.run(measure(postgres.dsn, args))
+        result = asyncio.run(measure(postgres.dsn, postgres.pgdata, args))
     finally:
         postgres.stop("immediate")
         shutil.rmtree(workdir, ignore_errors=True)
     say(f"result: {result}")
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 
