@@ -8,9 +8,10 @@ to answer, and what keeping them costs the classifier.
 - Answers: `figures.manager_figures` for every manager (what `GET /api/reports/managers` runs after its permission
   check), for a day, an ISO week and a month, and with `team_total` for a team; `--answers` times each, p50/p99.
 - Throughput: simulated office days applied through `Store.apply_batch` (in this process, batches of 1,000
-  records) on top of that database, with the figures step on and off: one unmeasured run of each, then `--runs`
-  of each alternating (on, off, off, on, …); the medians of events/s, and CPU time per event of this process
-  (`time.process_time`) plus the database server's (/proc), which a busy machine disturbs far less than wall time.
+  records) on top of that database, with the figures step on and off: one unmeasured run, then `--runs` runs, each
+  applying two offices' batches interleaved (on, off, off, on, …); the medians of events/s, and of CPU time per
+  event of this process (`time.process_time`) plus the database server's (/proc), which a busy machine disturbs
+  less than wall time.
 
 `python -m bench.reports [--interactions N] [--answers N] [--days N] [--runs N] [--out FILE]`; results in
 docs/BENCHMARKS.md."""
@@ -164,15 +165,17 @@ def _office_records(offset_day: int, prefix: str, days: int) -> list[ConsumedRec
     return records
 
 
-async def drain(store: Store, records: Sequence[ConsumedRecord]) -> None:
-    """Applies `records` in batches of BATCH, as the classifier's consumer would."""
+def batches(records: Sequence[ConsumedRecord]) -> list[tuple[list[ConsumedRecord], dict[tuple[str, int], OffsetRange]]]:
+    """`records` in batches of BATCH with their offset ranges, as the classifier's consumer hands them over."""
+    out = []
     for n in range(0, len(records), BATCH):
-        batch = records[n : n + BATCH]
+        batch = list(records[n : n + BATCH])
         ranges: dict[tuple[str, int], OffsetRange] = {}
         for r in batch:
             tp = (r.topic, r.partition)
             ranges[tp] = OffsetRange(ranges[tp].first if tp in ranges else r.offset, r.offset + 1)
-        await store.apply_batch(batch, ranges)
+        out.append((batch, ranges))
+    return out
 
 
 def server_cpu_s(pgdata: Path) -> float:
@@ -198,26 +201,38 @@ def server_cpu_s(pgdata: Path) -> float:
 
 
 async def throughput(pool: asyncpg.Pool, pgdata: Path, days: int, runs: int) -> dict[str, list[dict[str, float]]]:
-    """`runs` runs with the figures step on and as many off, in the order on, off, off, on, on, off, … (each mode
-    as often first as second), after one unmeasured run of each; per run events/s and CPU microseconds per event of
+    """`runs` runs per mode after one unmeasured run of each. A run gives each mode its own office (`days` simulated
+    days, their own managers) and applies their batches interleaved, on and off in turns (each first as often), so
+    both see the same machine; per run and mode events/s over its batches' time, and CPU microseconds per event of
     this process and of the database server."""
     _, policy = known_office(generate_days(seed=1, first=FIRST, days=1, shape=DayShape(managers=6))[0])
     out: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
-    order = [True, False] + [(n % 4) in (0, 3) for n in range(2 * runs)]
-    for run, figures in enumerate(order):
-        records = _office_records(run * days, f"r{run}", days)
-        store = Store(pool, f"bench-{run}", TopicNames("bench"), policy, figures=figures)
-        wall, cpu, server = time.perf_counter(), time.process_time(), server_cpu_s(pgdata)
-        await drain(store, records)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        server = server_cpu_s(pgdata) - server
-        mode = "on" if figures else "off"
-        measured = {"events": len(records), "events_per_s": round(len(records) / wall, 1),
-                    "cpu_us_per_event": round(cpu / len(records) * 1e6, 1),
-                    "db_cpu_us_per_event": round(server / len(records) * 1e6, 1)}  # fmt: skip
-        say(f"  figures {mode}{'' if run >= 2 else ' (warm-up, not counted)'}: {measured}")
-        if run >= 2:
-            out[mode].append(measured)
+    for run in range(runs + 1):
+        work = {}
+        for n, mode in enumerate(("on", "off") if run % 2 else ("off", "on")):  # which office each gets, in turns
+            office = 2 * run + n
+            store = Store(pool, f"bench-{office}", TopicNames("bench"), policy, figures=mode == "on")
+            work[mode] = (store, batches(_office_records(office * days, f"r{office}", days)))
+        spent = {mode: [0, 0.0, 0.0, 0.0] for mode in work}  # events, wall, own CPU, database CPU
+        for n in range(max(len(b) for _, b in work.values())):
+            for mode in ("on", "off") if n % 2 == run % 2 else ("off", "on"):
+                store, todo = work[mode]
+                if n >= len(todo):
+                    continue
+                batch, ranges = todo[n]
+                server, wall, cpu = server_cpu_s(pgdata), time.perf_counter(), time.process_time()
+                await store.apply_batch(batch, ranges)
+                cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+                server = server_cpu_s(pgdata) - server
+                for i, value in enumerate((len(batch), wall, cpu, server)):
+                    spent[mode][i] += value
+        for mode, (events, wall, cpu, server) in spent.items():
+            measured = {"events": events, "events_per_s": round(events / wall, 1),
+                        "cpu_us_per_event": round(cpu / events * 1e6, 1),
+                        "db_cpu_us_per_event": round(server / events * 1e6, 1)}  # fmt: skip
+            say(f"  figures {mode}{'' if run else ' (warm-up, not counted)'}: {measured}")
+            if run:
+                out[mode].append(measured)
     return out
 
 
