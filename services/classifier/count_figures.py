@@ -314,9 +314,23 @@ def summed(rows: Iterable[Mapping[str, Any]], day: date) -> dict[str, Any]:
     return total
 
 
+def summed_sql(alias: str) -> str:
+    """The select list of `summed` in SQL, over manager-day rows `alias` grouped by the caller (a group of none
+    sums to zeros): `count(alias)` managers, counts added, times joined by `array_concat_agg` (migration 0014)."""
+    counts = ", ".join(f"coalesce(sum({alias}.{c}), 0)::int AS {c}" for c in COUNTS)
+    times = ", ".join(f"array_concat_agg({alias}.{c}) AS {c}" for c in TIMES)
+    amount = f"coalesce(sum({alias}.deals_won_amount), 0) AS deals_won_amount"
+    return f"count({alias}.day)::int AS managers, {counts}, {times}, {amount}"
+
+
 def team_daily(team: str, day: date, rows: Sequence[Mapping[str, Any]], now: datetime) -> TeamDaily:
     """The team-day's record at version 0: `team_digest` tells whether it changed, `with_version` numbers it."""
-    total = summed(rows, day)
+    return team_record(team, summed(rows, day), now)
+
+
+def team_record(team: str, total: Mapping[str, Any], now: datetime) -> TeamDaily:
+    """`team_daily` of its rows' sum (`summed`, or `summed_sql` with the day)."""
+    day = total["day"]
     return TeamDaily(
         event_id=f"{team}|{day.isoformat()}:0",
         team=team,

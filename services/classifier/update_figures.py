@@ -24,8 +24,9 @@ from services.classifier.count_figures import (
     current_changes,
     day_figures_sql,
     marks,
-    team_daily,
+    summed_sql,
     team_digest,
+    team_record,
     touched,
     with_version,
 )
@@ -77,15 +78,10 @@ class Figures:
         if not teams:
             return []
         await _lock(conn, "team", [t for t, _ in teams], [d for _, d in teams])
-        found: dict[tuple[str, date], list[dict[str, Any]]] = {key: [] for key in teams}
-        for row in await conn.fetch(
-            """SELECT d.* FROM manager_daily d
-               JOIN unnest($1::text[], $2::date[]) AS k(team, day) ON d.team = k.team AND d.day = k.day""",
-            [t for t, _ in teams],
-            [d for _, d in teams],
-        ):
-            found[(row["team"], row["day"])].append(dict(row))
-        records = [team_daily(team, day, found[(team, day)], now) for team, day in teams]
+        records = [
+            team_record(row["team"], dict(row), now)
+            for row in await conn.fetch(_TEAM_SUMS, [t for t, _ in teams], [d for _, d in teams])
+        ]
         # Only the team-days whose figures changed get a new version and a record.
         changed = await conn.fetch(
             """INSERT INTO team_daily (team, day, digest) SELECT * FROM unnest($1::text[], $2::date[], $3::text[])
@@ -142,6 +138,11 @@ async def recount_current(conn: Connection, managers: Sequence[str] | None = Non
     )
 
 
+_TEAM_SUMS = f"""
+    SELECT k.team, k.day, {summed_sql("d")}
+    FROM unnest($1::text[], $2::date[]) AS k(team, day)
+    LEFT JOIN manager_daily d ON d.team = k.team AND d.day = k.day
+    GROUP BY k.team, k.day ORDER BY k.team, k.day"""  # noqa: S608 - fixed columns
 _AWAITING = "outcome IS NULL AND NOT internal AND auto_status IS NOT NULL AND (kind = 'email' OR phase = 'ended')"
 
 

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import asyncpg
 
-from services.classifier.count_figures import COUNTS, TIMES, day_figures, summed
+from services.classifier.count_figures import day_figures, summed, summed_sql
 
 FIGURES: tuple[str, ...] = (
     "calls_in",
@@ -256,10 +256,9 @@ async def _current(
 
 _QUOTED = {name: urlencode({"": name})[1:] for name in FIGURES}
 _PERIOD_SUMS = f"""
-    SELECT manager_id, {", ".join(f"sum({c})::int AS {c}" for c in COUNTS)},
-           {", ".join(f"array_concat_agg({c}) AS {c}" for c in TIMES)}, sum(deals_won_amount) AS deals_won_amount
-    FROM manager_daily WHERE manager_id = ANY($1::text[]) AND day >= $2 AND day < $3
-    GROUP BY manager_id"""  # noqa: S608 - fixed columns
+    SELECT d.manager_id, {summed_sql("d")} FROM manager_daily d
+    WHERE d.manager_id = ANY($1::text[]) AND d.day >= $2 AND d.day < $3
+    GROUP BY d.manager_id"""  # noqa: S608 - fixed columns
 AWAITING = (
     "i.outcome IS NULL AND NOT i.internal AND i.auto_status IS NOT NULL AND (i.kind = 'email' OR i.phase = 'ended')"
 )
