@@ -1,6 +1,6 @@
 """Keeps `manager_daily` up to date in the batch's transaction: the (manager, local day) keys the batch touched are
-locked and recomputed from their indexed rows; the rows that changed go to the report topics through the outbox,
-and `NOTIFY touchpoint_figures, '<manager_id>'` tells live pages (delivered at commit)."""
+locked and recomputed from their indexed rows; the rows that changed go to the report topics through the outbox;
+`manager_current` takes the batch's changes; `NOTIFY touchpoint_figures, '<manager_id>'` tells live pages, at commit."""
 
 from __future__ import annotations
 
@@ -69,9 +69,11 @@ class Figures:
         # Last, after every advisory lock: the rows of `manager_current` are locked in manager order, so no batch
         # holds one while it waits for a lock another batch holds.
         current = current_changes(before, after)
-        await _add_current(conn, current)
         if managers := sorted({row["manager_id"] for row in changed} | current.keys()):
-            await conn.execute("SELECT pg_notify($1, m) FROM unnest($2::text[]) AS m", NOTIFY_CHANNEL, managers)
+            kept = sorted(current)
+            await conn.execute(
+                _CURRENT_AND_NOTIFY, kept, *([current[m][n] for m in kept] for n in range(3)), NOTIFY_CHANNEL, managers
+            )
         return rows
 
     async def _teams(self, conn: Connection, teams: Sequence[tuple[str, date]], now: datetime) -> list[OutboxRow]:
@@ -103,20 +105,6 @@ class Figures:
         ]  # fmt: skip
 
 
-async def _add_current(conn: Connection, changes: dict[str, tuple[int, int, int]]) -> None:
-    if not changes:
-        return
-    managers = sorted(changes)
-    await conn.execute(
-        """INSERT INTO manager_current AS c (manager_id, tasks_open, tasks_due, backlog)
-           SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::int[]) ORDER BY 1
-           ON CONFLICT (manager_id) DO UPDATE SET tasks_open = c.tasks_open + excluded.tasks_open,
-               tasks_due = c.tasks_due + excluded.tasks_due, backlog = c.backlog + excluded.backlog""",
-        managers,
-        *([changes[m][n] for m in managers] for n in range(3)),
-    )
-
-
 async def recount_current(conn: Connection, managers: Sequence[str] | None = None) -> None:
     """Counts the current state of `managers` (None: all) from the raw tables into `manager_current`, as migration
     0014 did: for rows written without the classifier (test worlds, the benchmark's fill)."""
@@ -138,6 +126,14 @@ async def recount_current(conn: Connection, managers: Sequence[str] | None = Non
     )
 
 
+_CURRENT_AND_NOTIFY = """
+    WITH kept AS (
+        INSERT INTO manager_current AS c (manager_id, tasks_open, tasks_due, backlog)
+        SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::int[]) ORDER BY 1
+        ON CONFLICT (manager_id) DO UPDATE SET tasks_open = c.tasks_open + excluded.tasks_open,
+            tasks_due = c.tasks_due + excluded.tasks_due, backlog = c.backlog + excluded.backlog)
+    SELECT count(pg_notify($5, m)) FROM unnest($6::text[]) AS m"""
+"""The batch's changes to the current state (one statement with the notifications, which go out at commit)."""
 _TEAM_SUMS = f"""
     SELECT k.team, k.day, {summed_sql("d")}
     FROM unnest($1::text[], $2::date[]) AS k(team, day)
