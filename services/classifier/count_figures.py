@@ -141,12 +141,10 @@ Current = tuple[str, int, int, int]
 
 @dataclass(frozen=True, slots=True)
 class Marks:
-    """Per row the figures read, what they read of it (a fingerprint, which also gives the keys it counts towards).
-    Taken as loaded and after the batch: the rows whose fingerprint differs touch the keys of both (found only for
-    those: most rows a batch loads it does not change)."""
+    """Per row the figures read, what they read of it (a fingerprint) and the keys it counts towards. Taken as
+    loaded and after the batch: the rows whose fingerprint differs touch the keys of both."""
 
-    zone: ZoneInfo
-    rows: dict[tuple[str, Hashable], Hashable] = field(default_factory=dict)
+    rows: dict[tuple[str, Hashable], tuple[Hashable, frozenset[Key]]] = field(default_factory=dict)
     contacts: dict[uuid.UUID, tuple[Hashable, str | None]] = field(default_factory=dict)
     """A contact's day is its `created_at`, known to the database only: (fingerprint, owner)."""
     current: dict[tuple[str, Hashable], Current] = field(default_factory=dict)
@@ -158,11 +156,36 @@ def local_day(at: datetime, zone: ZoneInfo) -> date:
 
 
 def marks(state: BatchState, zone: ZoneInfo) -> Marks:
-    out = Marks(zone)
+    out = Marks()
     for ix in state.interactions.values():
+        at = ix.ended_at or ix.started_at
+        keys = frozenset({(ix.manager_id, local_day(at, zone))} if ix.manager_id and at else ())
         seen = (ix.kind, ix.direction, ix.phase, ix.auto_status, ix.internal, ix.outcome, ix.flag, ix.flag_kind)
-        out.rows[("interaction", ix.id)] = (*seen, ix.manager_id, ix.ended_at or ix.started_at)
-        # Awaiting a person's confirmation: the SQL of it is reporting/figures.py AWAITING.
+        out.rows[("interaction", ix.id)] = ((*seen, ix.manager_id, at), keys)
+    for task in state.tasks.values():
+        keys = frozenset({(task.assignee_id, local_day(task.created_at, zone))} if task.assignee_id else ())
+        out.rows[("task", task.id)] = (task, keys)
+    for meeting in state.meetings.values():
+        out.rows[("meeting", meeting.id)] = (meeting, frozenset({(meeting.manager_id, meeting.meeting_date)}))
+    for deal in state.deals.values():
+        days = {local_day(at, zone) for at in (deal.opened_at, deal.closed_at) if at is not None}
+        out.rows[("deal", deal.id)] = (deal, frozenset((deal.manager_id, d) for d in days))
+    addresses: dict[uuid.UUID, int] = {}
+    for address in state.addresses.values():
+        addresses[address.contact_id] = addresses.get(address.contact_id, 0) + 1
+    for c in state.contacts.values():
+        seen_c = (c.owner_id, c.first_name, c.last_name, c.merged_into, addresses.get(c.id, 0))
+        out.contacts[c.id] = (seen_c, c.owner_id)
+    out.current.update(current_shares(state))
+    return out
+
+
+def current_shares(state: BatchState) -> dict[tuple[str, Hashable], Current]:
+    """Each row's share of its manager's current state, for the rows that have one: an open task (with a due time
+    or not) of its assignee; an interaction awaiting its manager's confirmation (in SQL: reporting/figures.py
+    AWAITING)."""
+    out: dict[tuple[str, Hashable], Current] = {}
+    for ix in state.interactions.values():
         if (
             ix.manager_id
             and ix.outcome is None
@@ -170,46 +193,20 @@ def marks(state: BatchState, zone: ZoneInfo) -> Marks:
             and ix.auto_status is not None
             and (ix.kind == "email" or ix.phase == "ended")
         ):
-            out.current[("interaction", ix.id)] = (ix.manager_id, 0, 0, 1)
+            out[("interaction", ix.id)] = (ix.manager_id, 0, 0, 1)
     for task in state.tasks.values():
-        out.rows[("task", task.id)] = task
         if task.assignee_id and task.status == "open":
-            out.current[("task", task.id)] = (task.assignee_id, 1, int(task.due_at is not None), 0)
-    for meeting in state.meetings.values():
-        out.rows[("meeting", meeting.id)] = meeting
-    for deal in state.deals.values():
-        out.rows[("deal", deal.id)] = deal
-    addresses: dict[uuid.UUID, int] = {}
-    for address in state.addresses.values():
-        addresses[address.contact_id] = addresses.get(address.contact_id, 0) + 1
-    for c in state.contacts.values():
-        seen_c = (c.owner_id, c.first_name, c.last_name, c.merged_into, addresses.get(c.id, 0))
-        out.contacts[c.id] = (seen_c, c.owner_id)
+            out[("task", task.id)] = (task.assignee_id, 1, int(task.due_at is not None), 0)
     return out
-
-
-def _keys(kind: str, seen: Any, zone: ZoneInfo) -> set[Key]:
-    """The keys a row counts towards, from its fingerprint (`marks`)."""
-    if kind == "interaction":
-        manager, at = seen[-2], seen[-1]
-        return {(manager, local_day(at, zone))} if manager and at else set()
-    if kind == "task":
-        return {(seen.assignee_id, local_day(seen.created_at, zone))} if seen.assignee_id else set()
-    if kind == "meeting":
-        return {(seen.manager_id, seen.meeting_date)}
-    return {(seen.manager_id, local_day(at, zone)) for at in (seen.opened_at, seen.closed_at) if at is not None}
 
 
 def touched(before: Marks, after: Marks) -> tuple[set[Key], set[tuple[uuid.UUID, str]]]:
     """The keys whose figures may have changed, and the (contact, owner) pairs whose day the database knows."""
     keys: set[Key] = set()
-    for row, seen in after.rows.items():
+    for row, (seen, now_keys) in after.rows.items():
         was = before.rows.get(row)
-        if was is seen or was == seen:
-            continue
-        keys |= _keys(row[0], seen, after.zone)
-        if was is not None:
-            keys |= _keys(row[0], was, before.zone)
+        if was is None or was[0] != seen:
+            keys |= now_keys | (was[1] if was else frozenset())
     contacts: set[tuple[uuid.UUID, str]] = set()
     for cid, (seen_c, owner) in after.contacts.items():
         was_c = before.contacts.get(cid)
