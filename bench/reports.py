@@ -8,14 +8,21 @@ to answer, and what keeping them costs the classifier.
 - Answers: `figures.manager_figures` for every manager (what `GET /api/reports/managers` runs after its permission
   check), for a day, an ISO week and a month, and with `team_total` for a team; `--answers` times each, p50/p99.
 - Throughput: simulated office days applied through `Store.apply_batch` (in this process, batches of 1,000
-  records) on top of that database, with the figures step on and off, alternating, two runs each; events/s.
+  records) on top of that database, with the figures step on and off: one unmeasured run, then `--runs` runs, each
+  applying two offices' batches interleaved (on, off, off, on, …); the medians of events/s, and of CPU time per
+  event of this process (`time.process_time`) plus the database server's (/proc), which a busy machine disturbs
+  less than wall time.
 
-`python -m bench.reports [--interactions N] [--answers N]`; results in docs/BENCHMARKS.md."""
+`python -m bench.reports [--interactions N] [--answers N] [--days N] [--runs N] [--out FILE]`; results in
+docs/BENCHMARKS.md."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import json
+import os
 import shutil
 import statistics
 import tempfile
@@ -37,7 +44,7 @@ from schemas.topics import TopicNames
 from services.classifier.decode import Consumed, ConsumedRecord
 from services.classifier.fence_offsets import OffsetRange
 from services.classifier.store import Store
-from services.classifier.update_figures import recompute
+from services.classifier.update_figures import recompute, recount_current
 from services.reporting.figures import manager_figures, team_total
 from services.runtime.postgres import create_pool, migrate
 from services.runtime.settings import DatabaseSettings
@@ -92,7 +99,12 @@ async def fill(pool: asyncpg.Pool, interactions: int, first: date = FIRST) -> fl
     for n in range(0, len(keys), 200):
         async with pool.acquire() as conn, conn.transaction():
             await recompute(conn, keys[n : n + 200], TZ)
-    return time.perf_counter() - started
+    async with pool.acquire() as conn:
+        await recount_current(conn)
+    took = time.perf_counter() - started
+    async with pool.acquire() as conn:
+        await conn.execute("VACUUM ANALYZE")  # what autovacuum does to a settled database
+    return took
 
 
 def _stats(samples: Sequence[float]) -> dict[str, float]:
@@ -154,32 +166,88 @@ def _office_records(offset_day: int, prefix: str, days: int) -> list[ConsumedRec
     return records
 
 
-async def drain(store: Store, records: Sequence[ConsumedRecord]) -> float:
-    """Events per second applying `records` in batches of BATCH."""
-    started = time.perf_counter()
+def batches(records: Sequence[ConsumedRecord]) -> list[tuple[list[ConsumedRecord], dict[tuple[str, int], OffsetRange]]]:
+    """`records` in batches of BATCH with their offset ranges, as the classifier's consumer hands them over."""
+    out = []
     for n in range(0, len(records), BATCH):
-        batch = records[n : n + BATCH]
+        batch = list(records[n : n + BATCH])
         ranges: dict[tuple[str, int], OffsetRange] = {}
         for r in batch:
             tp = (r.topic, r.partition)
             ranges[tp] = OffsetRange(ranges[tp].first if tp in ranges else r.offset, r.offset + 1)
-        await store.apply_batch(batch, ranges)
-    return len(records) / (time.perf_counter() - started)
+        out.append((batch, ranges))
+    return out
 
 
-async def throughput(pool: asyncpg.Pool, days: int) -> dict[str, list[float]]:
+def server_cpu_s(pgdata: Path) -> float:
+    """CPU seconds the PostgreSQL server has used (the postmaster, its live children and the children it reaped:
+    backends, autovacuum, WAL writer) from Linux /proc; 0 when unknown."""
+    try:
+        postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError):
+        return 0.0
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == postmaster:
+            ticks += sum(int(f) for f in fields[11:15])
+        elif int(fields[1]) == postmaster:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+async def throughput(pool: asyncpg.Pool, pgdata: Path, days: int, runs: int) -> dict[str, list[dict[str, float]]]:
+    """`runs` runs per mode after one unmeasured run of each. A run gives each mode its own office (`days` simulated
+    days, their own managers) and applies their batches interleaved, on and off in turns (each first as often), so
+    both see the same machine; per run and mode events/s over its batches' time, and CPU microseconds per event of
+    this process and of the database server."""
     _, policy = known_office(generate_days(seed=1, first=FIRST, days=1, shape=DayShape(managers=6))[0])
-    rates: dict[str, list[float]] = {"on": [], "off": []}
-    for run, figures in enumerate((True, False, False, True)):
-        records = _office_records(run * days, f"r{run}", days)
-        store = Store(pool, f"bench-{run}", TopicNames("bench"), policy, figures=figures)
-        rates["on" if figures else "off"].append(round(await drain(store, records), 1))
-        say(f"  figures {'on' if figures else 'off'}: {rates['on' if figures else 'off'][-1]} events/s")
-    return rates
+    out: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
+    for run in range(runs + 1):
+        work = {}
+        for n, mode in enumerate(("on", "off") if run % 2 else ("off", "on")):  # which office each gets, in turns
+            office = 2 * run + n
+            store = Store(pool, f"bench-{office}", TopicNames("bench"), policy, figures=mode == "on")
+            work[mode] = (store, batches(_office_records(office * days, f"r{office}", days)))
+        # The generated offices and their records are the benchmark's, not the classifier's: kept out of the garbage
+        # collector, whose full collections would otherwise walk them, charging the mode that allocates more (on).
+        gc.collect()
+        gc.freeze()
+        spent = {mode: [0, 0.0, 0.0, 0.0] for mode in work}  # events, wall, own CPU, database CPU
+        for n in range(max(len(b) for _, b in work.values())):
+            for mode in ("on", "off") if n % 2 == run % 2 else ("off", "on"):
+                store, todo = work[mode]
+                if n >= len(todo):
+                    continue
+                batch, ranges = todo[n]
+                server, wall, cpu = server_cpu_s(pgdata), time.perf_counter(), time.process_time()
+                await store.apply_batch(batch, ranges)
+                cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+                server = server_cpu_s(pgdata) - server
+                for i, value in enumerate((len(batch), wall, cpu, server)):
+                    spent[mode][i] += value
+        for mode, (events, wall, cpu, server) in spent.items():
+            measured = {"events": events, "events_per_s": round(events / wall, 1),
+                        "cpu_us_per_event": round(cpu / events * 1e6, 1),
+                        "db_cpu_us_per_event": round(server / events * 1e6, 1)}  # fmt: skip
+            say(f"  figures {mode}{'' if run else ' (warm-up, not counted)'}: {measured}")
+            if run:
+                out[mode].append(measured)
+    return out
 
 
-async def measure(dsn: str, args: argparse.Namespace) -> dict[str, object]:
-    pool = await create_pool(DatabaseSettings(DATABASE_URL=dsn))
+def _median(runs: Sequence[dict[str, float]], name: str) -> float:
+    return statistics.median(r[name] for r in runs)
+
+
+async def measure(dsn: str, pgdata: Path, args: argparse.Namespace) -> dict[str, object]:
+    # The fill's statements run for minutes on a busy machine.
+    pool = await create_pool(DatabaseSettings(DATABASE_URL=dsn, TOUCHPOINT_DB_COMMAND_TIMEOUT_S=1800))
     try:
         await migrate(pool)
         say(f"filling {args.interactions:,} interactions for {MANAGERS} managers over {DAYS} days ...")
@@ -191,10 +259,14 @@ async def measure(dsn: str, args: argparse.Namespace) -> dict[str, object]:
                                      "figures_fill_s": round(figures_s, 1)}  # fmt: skip
         result["answers"] = await answers(pool, args.answers)
         say(f"answers: {result['answers']}")
-        rates = await throughput(pool, args.days)
-        on, off = statistics.mean(rates["on"]), statistics.mean(rates["off"])
-        result |= {"events_per_s": rates, "ratio_on_off": round(on / off, 3)}
-        say(f"classifier throughput with figures on / off: {on:.0f} / {off:.0f} events/s = {on / off:.2f}")
+        runs = await throughput(pool, pgdata, args.days, args.runs)
+        on, off = _median(runs["on"], "events_per_s"), _median(runs["off"], "events_per_s")
+        cost = {mode: _median(r, "cpu_us_per_event") + _median(r, "db_cpu_us_per_event") for mode, r in runs.items()}
+        result |= {"runs": runs, "median_events_per_s": {"on": on, "off": off}, "ratio_on_off": round(on / off, 3),
+                   "cpu_us_per_event": cost, "cpu_ratio_off_on": round(cost["off"] / cost["on"], 3)}  # fmt: skip
+        say(f"classifier throughput with figures on / off (medians of {args.runs} runs each): {on:.0f} / {off:.0f}"
+            f" events/s = {on / off:.2f}; CPU per event (classifier + database) on / off: {cost['on']:.0f} /"
+            f" {cost['off']:.0f} us = {cost['off'] / cost['on']:.2f} of the throughput")  # fmt: skip
         return result
     finally:
         await pool.close()
@@ -204,17 +276,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.reports", description=__doc__)
     parser.add_argument("--interactions", type=int, default=1_000_000)
     parser.add_argument("--answers", type=int, default=200)
-    parser.add_argument("--days", type=int, default=3, help="simulated office days per throughput run")
+    parser.add_argument("--days", type=int, default=6, help="simulated office days per throughput run")
+    parser.add_argument("--runs", type=int, default=6, help="throughput runs with the figures on, and as many off")
+    parser.add_argument("--out", type=Path, help="write the result here as JSON")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="touchpoint-bench-reports-"))
     postgres = LocalPostgres(workdir / "postgres", port=free_port())
     try:
         postgres.start()
-        result = asyncio.run(measure(postgres.dsn, args))
+        result = asyncio.run(measure(postgres.dsn, postgres.pgdata, args))
     finally:
         postgres.stop("immediate")
         shutil.rmtree(workdir, ignore_errors=True)
     say(f"result: {result}")
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 

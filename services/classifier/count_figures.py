@@ -134,6 +134,9 @@ def day_figures_sql() -> str:
 
 
 _CALLBACK = ("callbacks_due", "callbacks_within_sla", "callback_s")
+Current = tuple[str, int, int, int]
+"""(manager, open tasks, open tasks with a due time, interactions awaiting confirmation): one row's share of
+`manager_current`, whose counts the batches keep by their changes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +147,8 @@ class Marks:
     rows: dict[tuple[str, Hashable], tuple[Hashable, frozenset[Key]]] = field(default_factory=dict)
     teams: dict[str, str | None] = field(default_factory=dict)
     """Each manager's team: a move regroups the days it changes the team of (update_figures.py finds them)."""
+    current: dict[tuple[str, Hashable], Current] = field(default_factory=dict)
+    """What a row adds to its manager's current state (`manager_current`), for the rows that add anything."""
 
 
 def local_day(at: datetime, zone: ZoneInfo) -> date:
@@ -174,6 +179,27 @@ def marks(state: BatchState, zone: ZoneInfo) -> Marks:
         day = local_day(c.occurred_at, zone) if c.occurred_at else None
         seen_c = (c.owner_id, c.first_name, c.last_name, c.merged_into, addresses.get(c.id, 0), c.occurred_at)
         out.rows[("contact", c.id)] = (seen_c, frozenset({(c.owner_id, day)} if c.owner_id and day else ()))
+    out.current.update(current_shares(state))
+    return out
+
+
+def current_shares(state: BatchState) -> dict[tuple[str, Hashable], Current]:
+    """Each row's share of its manager's current state, for the rows that have one: an open task (with a due time
+    or not) of its assignee; an interaction awaiting its manager's confirmation (in SQL: reporting/figures.py
+    AWAITING)."""
+    out: dict[tuple[str, Hashable], Current] = {}
+    for ix in state.interactions.values():
+        if (
+            ix.manager_id
+            and ix.outcome is None
+            and not ix.internal
+            and ix.auto_status is not None
+            and (ix.kind == "email" or ix.phase == "ended")
+        ):
+            out[("interaction", ix.id)] = (ix.manager_id, 0, 0, 1)
+    for task in state.tasks.values():
+        if task.assignee_id and task.status == "open":
+            out[("task", task.id)] = (task.assignee_id, 1, int(task.due_at is not None), 0)
     return out
 
 
@@ -185,6 +211,21 @@ def touched(before: Marks, after: Marks) -> set[Key]:
         if was is None or was[0] != seen:
             keys |= now_keys | (was[1] if was else frozenset())
     return keys
+
+
+def current_changes(before: Marks, after: Marks) -> dict[str, tuple[int, int, int]]:
+    """Per manager, what the batch changed of (open tasks, open tasks with a due time, awaiting confirmation)."""
+    out: dict[str, tuple[int, int, int]] = {}
+    for row in before.current.keys() | after.current.keys():
+        was, now = before.current.get(row), after.current.get(row)
+        if was == now:
+            continue
+        for sign, share in ((-1, was), (1, now)):
+            if share is not None:
+                m, *counts = share
+                total = out.get(m, (0, 0, 0))
+                out[m] = (total[0] + sign * counts[0], total[1] + sign * counts[1], total[2] + sign * counts[2])
+    return {m: counts for m, counts in out.items() if any(counts)}
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -268,9 +309,23 @@ def summed(rows: Iterable[Mapping[str, Any]], day: date) -> dict[str, Any]:
     return total
 
 
+def summed_sql(alias: str) -> str:
+    """The select list of `summed` in SQL, over manager-day rows `alias` grouped by the caller (a group of none
+    sums to zeros): `count(alias)` managers, counts added, times joined by `array_concat_agg` (migration 0014)."""
+    counts = ", ".join(f"coalesce(sum({alias}.{c}), 0)::int AS {c}" for c in COUNTS)
+    times = ", ".join(f"array_concat_agg({alias}.{c}) AS {c}" for c in TIMES)
+    amount = f"coalesce(sum({alias}.deals_won_amount), 0) AS deals_won_amount"
+    return f"count({alias}.day)::int AS managers, {counts}, {times}, {amount}"
+
+
 def team_daily(team: str, day: date, rows: Sequence[Mapping[str, Any]], now: datetime) -> TeamDaily:
     """The team-day's record at version 0: `team_digest` tells whether it changed, `with_version` numbers it."""
-    total = summed(rows, day)
+    return team_record(team, summed(rows, day), now)
+
+
+def team_record(team: str, total: Mapping[str, Any], now: datetime) -> TeamDaily:
+    """`team_daily` of its rows' sum (`summed`, or `summed_sql` with the day)."""
+    day = total["day"]
     return TeamDaily(
         event_id=f"{team}|{day.isoformat()}:0",
         team=team,

@@ -1,6 +1,6 @@
 """Keeps `manager_daily` up to date in the batch's transaction: the (manager, local day) keys the batch touched are
-locked and recomputed from their indexed rows; the rows that changed go to the report topics through the outbox,
-and `NOTIFY touchpoint_figures, '<manager_id>'` tells live pages (delivered at commit)."""
+locked and recomputed from their indexed rows; the rows that changed go to the report topics through the outbox;
+`manager_current` takes the batch's changes; `NOTIFY touchpoint_figures, '<manager_id>'` tells live pages, at commit."""
 
 from __future__ import annotations
 
@@ -20,10 +20,12 @@ from services.classifier.count_figures import (
     Marks,
     callback_changed,
     callback_sla,
+    current_changes,
     day_figures_sql,
     marks,
-    team_daily,
+    summed_sql,
     team_digest,
+    team_record,
     touched,
     with_version,
 )
@@ -51,10 +53,8 @@ class Figures:
         keys = {k for k in touched(before, after) if k[0]}
         if moved := sorted(m for m, team in after.teams.items() if m in before.teams and before.teams[m] != team):
             keys |= await _regrouped(conn, moved, self.zone.key)
-        if not keys:
-            return []
-        changed = await recompute(conn, sorted(keys), self.zone.key)
         rows: list[OutboxRow] = []
+        changed = await recompute(conn, sorted(keys), self.zone.key) if keys else []
         for row in changed:
             key = f"{row['manager_id']}|{row['day'].isoformat()}"
             record = manager_record(row, now)
@@ -65,26 +65,24 @@ class Figures:
                 rows.append((self.topics(REPORTS_CALLBACK_SLA), key, sla.model_dump_json(by_alias=True), None))
         teams = {(t, row["day"]) for row in changed for t in (row["team"], (row["old"] or {}).get("team")) if t}
         rows += await self._teams(conn, sorted(teams), now)
-        await conn.execute(
-            "SELECT pg_notify($1, m) FROM unnest($2::text[]) AS m",
-            NOTIFY_CHANNEL,
-            sorted({row["manager_id"] for row in changed}),
-        )
+        # Last, after every advisory lock: the rows of `manager_current` are locked in manager order, so no batch
+        # holds one while it waits for a lock another batch holds.
+        current = current_changes(before, after)
+        if managers := sorted({row["manager_id"] for row in changed} | current.keys()):
+            kept = sorted(current)
+            await conn.execute(
+                _CURRENT_AND_NOTIFY, kept, *([current[m][n] for m in kept] for n in range(3)), NOTIFY_CHANNEL, managers
+            )
         return rows
 
     async def _teams(self, conn: Connection, teams: Sequence[tuple[str, date]], now: datetime) -> list[OutboxRow]:
         if not teams:
             return []
         await _lock(conn, "team", [t for t, _ in teams], [d for _, d in teams])
-        found: dict[tuple[str, date], list[dict[str, Any]]] = {key: [] for key in teams}
-        for row in await conn.fetch(
-            """SELECT d.* FROM manager_daily d
-               JOIN unnest($1::text[], $2::date[]) AS k(team, day) ON d.team = k.team AND d.day = k.day""",
-            [t for t, _ in teams],
-            [d for _, d in teams],
-        ):
-            found[(row["team"], row["day"])].append(dict(row))
-        records = [team_daily(team, day, found[(team, day)], now) for team, day in teams]
+        records = [
+            team_record(row["team"], dict(row), now)
+            for row in await conn.fetch(_TEAM_SUMS, [t for t, _ in teams], [d for _, d in teams])
+        ]
         # Only the team-days whose figures changed get a new version and a record.
         changed = await conn.fetch(
             """INSERT INTO team_daily (team, day, digest) SELECT * FROM unnest($1::text[], $2::date[], $3::text[])
@@ -104,6 +102,43 @@ class Figures:
             for r in records
             if (r.team, r.day) in versions
         ]  # fmt: skip
+
+
+async def recount_current(conn: Connection, managers: Sequence[str] | None = None) -> None:
+    """Counts the current state of `managers` (None: all) from the raw tables into `manager_current`, as migration
+    0014 did: for rows written without the classifier (test worlds, the benchmark's fill)."""
+    await conn.execute(
+        f"""INSERT INTO manager_current AS c (manager_id, tasks_open, tasks_due, backlog)
+            SELECT m.id,
+                   (SELECT count(*) FROM tasks t WHERE t.status = 'open' AND t.assignee_id = m.id),
+                   (SELECT count(due_at) FROM tasks t WHERE t.status = 'open' AND t.assignee_id = m.id),
+                   (SELECT count(*) FROM interactions i WHERE i.manager_id = m.id AND {_AWAITING})
+            FROM (SELECT DISTINCT id FROM (
+                      SELECT assignee_id FROM tasks WHERE status = 'open' AND assignee_id IS NOT NULL
+                      UNION SELECT manager_id FROM interactions WHERE manager_id IS NOT NULL AND {_AWAITING}
+                      UNION SELECT manager_id FROM manager_current) AS u(id)
+                  WHERE $1::text[] IS NULL OR id = ANY($1)) AS m
+            ORDER BY m.id
+            ON CONFLICT (manager_id) DO UPDATE SET tasks_open = excluded.tasks_open, tasks_due = excluded.tasks_due,
+                backlog = excluded.backlog""",  # noqa: S608 - fixed condition
+        None if managers is None else list(managers),
+    )
+
+
+_CURRENT_AND_NOTIFY = """
+    WITH kept AS (
+        INSERT INTO manager_current AS c (manager_id, tasks_open, tasks_due, backlog)
+        SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::int[]) ORDER BY 1
+        ON CONFLICT (manager_id) DO UPDATE SET tasks_open = c.tasks_open + excluded.tasks_open,
+            tasks_due = c.tasks_due + excluded.tasks_due, backlog = c.backlog + excluded.backlog)
+    SELECT count(pg_notify($5, m)) FROM unnest($6::text[]) AS m"""
+"""The batch's changes to the current state (one statement with the notifications, which go out at commit)."""
+_TEAM_SUMS = f"""
+    SELECT k.team, k.day, {summed_sql("d")}
+    FROM unnest($1::text[], $2::date[]) AS k(team, day)
+    LEFT JOIN manager_daily d ON d.team = k.team AND d.day = k.day
+    GROUP BY k.team, k.day ORDER BY k.team, k.day"""  # noqa: S608 - fixed columns
+_AWAITING = "outcome IS NULL AND NOT internal AND auto_status IS NOT NULL AND (kind = 'email' OR phase = 'ended')"
 
 
 async def _regrouped(conn: Connection, managers: Sequence[str], tz: str) -> set[Key]:

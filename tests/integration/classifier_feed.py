@@ -213,14 +213,15 @@ DOMAIN_TABLES = (
     "deals",
     "manager_daily",
     "team_daily",
+    "manager_current",
 )
 # Bookkeeping that differs with the number of batches by design: write times, ids, and versions (one per change).
 _BOOKKEEPING = frozenset({"updated_at", "created_at", "applied_at", "recorded_at", "id:audit_log", "version"})
 
 
 # A manager-day whose figures went back to zero keeps its row (its last record on the topic says zero): the same as
-# no row, which is what a batch that never counted anything there leaves.
-_COUNTED = {"manager_daily": f"{' + '.join(COUNTS)} > 0"}
+# no row, which is what a batch that never counted anything there leaves. So does a manager's current state.
+_COUNTED = {"manager_daily": f"{' + '.join(COUNTS)} > 0", "manager_current": "tasks_open + tasks_due + backlog > 0"}
 
 
 async def domain_rows(conn: Connection) -> dict[str, list[tuple[tuple[str, object], ...]]]:

@@ -17,7 +17,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from services.classifier.suggest_outcome import InteractionFacts, suggest_outcome
-from services.classifier.update_figures import recompute
+from services.classifier.update_figures import recompute, recount_current
 from services.reporting.accounts import add_user
 from services.reporting.app import build_app, templates
 from services.reporting.settings import ReportingSettings
@@ -139,6 +139,7 @@ async def seed_office(pool: asyncpg.Pool) -> Office:
                UNION SELECT owner_id, (occurred_at AT TIME ZONE 'UTC')::date FROM contacts WHERE owner_id IS NOT NULL"""
         )
         await recompute(conn, sorted((k["m"], k["d"]) for k in keys), "UTC")
+        await recount_current(conn)
     for role, (email, extra) in ACCOUNTS.items():
         await add_user(pool, email, role, PASSWORD, name=email.split("@")[0].title(), **extra)
     await add_user(pool, BOB_EMAIL, "manager", PASSWORD, manager_id="m-bob", team="east", name="Bob")

@@ -120,6 +120,7 @@ async def test_any_cut_into_batches_gives_the_state_of_one_batch(database_url: s
             await apply_in_batches(store, records)
             whole = await domain_rows(conn)
         assert len(whole["tasks"]) >= 4 and whole["audit_log"], "the stream exercises tasks and actions"
+        assert whole["manager_current"], "and leaves open work: the kept current state is compared too"
         run = _runner(asyncio.get_running_loop())
 
         @settings(max_examples=8, deadline=None, database=None, suppress_health_check=list(HealthCheck))

@@ -33,11 +33,12 @@ from services.classifier.policy import Policy
 from services.classifier.relay_outbox import OutboxRelay, RelayLimits
 from services.classifier.store import Store
 from services.ingest.email.mime import Envelope, event_from_mime
-from services.reporting.figures import manager_figures
+from services.reporting.figures import CURRENT, manager_figures
 from services.runtime.kafka import DurableProducer, ProducerLimits
 from services.runtime.postgres import Connection, create_pool
 from services.runtime.settings import DatabaseSettings, KafkaSettings
 from tests.integration.classifier_feed import DirectFeed, apply_in_batches
+from tests.integration.current_state import raw_current
 from tests.integration.report_topics import latest_per_key
 
 pytestmark = pytest.mark.integration
@@ -301,6 +302,22 @@ async def relay_all(pool: asyncpg.Pool, kafka: KafkaSettings) -> None:
         await producer.stop()
 
 
+async def _check_current(pool: asyncpg.Pool, tz: str) -> None:
+    """The current state (kept by the batches' changes) as figures.py answers it equals a count of the raw tables,
+    at times when some tasks are overdue and some not."""
+    want_now: dict[str, dict[str, Any]] = {}
+    for now in (FIRST + timedelta(days=DAYS // 2), FIRST + timedelta(days=DAYS - 1), date(2027, 1, 1)):
+        at = datetime.combine(now, datetime.min.time(), UTC) + timedelta(hours=15)
+        async with pool.acquire() as conn:
+            want_now = await raw_current(conn, at)
+        for found in await manager_figures(pool, None, FIRST, FIRST + timedelta(days=DAYS), tz, now=at):
+            got = {name: found["figures"][name]["value"] for name in CURRENT}
+            want = want_now.get(found["manager_id"], {"tasks_open": 0, "tasks_overdue": 0, "backlog": 0,
+                                                      "backlog_oldest_s": None})  # fmt: skip
+            assert got == pytest.approx(want), f"figures.py {found['manager_id']} at {at}: current state"
+    assert any(w["tasks_overdue"] for w in want_now.values()) and any(w["backlog"] for w in want_now.values())
+
+
 @pytest.mark.timeout(900)
 async def test_every_figure_of_a_simulated_month_equals_its_recomputation_on_pages_and_topics(
     database_url: str, kafka: KafkaSettings
@@ -338,6 +355,8 @@ async def test_every_figure_of_a_simulated_month_equals_its_recomputation_on_pag
         for found in await manager_figures(pool, None, FIRST, FIRST + timedelta(days=DAYS), tz):
             got = {name: f["value"] for name, f in found["figures"].items()}
             _same(got, month[(found["manager_id"], FIRST.isoformat())], f"figures.py {found['manager_id']} month")
+
+        await _check_current(pool, tz)
 
         # the topics: the latest record per key
         bootstrap = kafka.bootstrap_servers

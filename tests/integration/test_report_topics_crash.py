@@ -5,6 +5,7 @@ change of a manager-day was written to the outbox once (its versions run 1..n, o
 from __future__ import annotations
 
 import signal
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -14,6 +15,7 @@ from schemas.topics import REPORTS_CALLBACK_SLA, REPORTS_MANAGER_DAILY, REPORTS_
 from services.classifier.count_figures import manager_daily
 from services.runtime.settings import KafkaSettings
 from tests.integration.classifier_feed import call_stream, produce
+from tests.integration.current_state import raw_current
 from tests.integration.helpers import ServiceProcess, eventually, service_env
 from tests.integration.report_topics import kcat_records, latest_per_key
 
@@ -90,5 +92,15 @@ async def test_after_a_crash_the_latest_report_record_per_key_equals_the_table(
             assert (sla[key]["callbacks_due"], sla[key]["callbacks_done"]) == (row["callbacks_due"], 0)
         teams = await latest_per_key(bootstrap, kafka.topics(REPORTS_TEAM_DAILY))
         assert teams == {}, "the seeded managers have no team"
+
+        # The current state the batches kept by their changes equals a count of the raw tables (far in the
+        # future, every task with a due time is overdue).
+        kept = {r["manager_id"]: (r["tasks_open"], r["tasks_due"], r["backlog"])
+                for r in await conn.fetch("SELECT * FROM manager_current")}  # fmt: skip
+        raw = await raw_current(conn, datetime(2100, 1, 1, tzinfo=UTC))
+        assert {m: k for m, k in kept.items() if any(k)} == {
+            m: (r["tasks_open"], r["tasks_overdue"], r["backlog"]) for m, r in raw.items()
+        }
+        assert any(r["tasks_open"] for r in raw.values()), "the calls left callbacks open"
     finally:
         await conn.close()

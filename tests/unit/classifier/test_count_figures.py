@@ -19,6 +19,7 @@ from services.classifier.count_figures import (
     COUNTS,
     TIMES,
     callback_changed,
+    current_changes,
     manager_daily,
     marks,
     percentile,
@@ -72,6 +73,23 @@ def test_a_lead_created_by_a_late_call_is_new_on_the_calls_day_whenever_it_is_ap
     (lead,) = world.contacts.values()
     assert lead.occurred_at is not None and lead.occurred_at.astimezone(ZONE).date() == date(2026, 11, 26)
     assert ("ann", date(2026, 11, 26)) in touched(before, marks(world, ZONE))
+
+
+def test_a_batch_changes_the_current_state_of_the_managers_whose_rows_it_changed() -> None:
+    world = office()
+    known_client(world, owner="bob")
+    before = marks(world, ZONE)
+    ix = apply_call(world, missed("c1", agent="101"))
+    after = marks(world, ZONE)
+    # Ann's missed call awaits her confirmation; Bob owns the client: his callback is open and due by the SLA.
+    assert current_changes(before, after) == {"ann": (0, 0, 1), "bob": (1, 1, 0)}
+    assert current_changes(after, marks(world, ZONE)) == {}, "nothing changed since"
+    task = next(iter(world.tasks.values()))
+    world.tasks[task.id] = replace(task, assignee_id="ann", due_at=None)
+    world.interactions[ix.id].outcome = "no_answer"
+    assert current_changes(after, marks(world, ZONE)) == {"ann": (1, 0, -1), "bob": (-1, -1, 0)}
+    world.tasks[task.id] = replace(task, status="done")
+    assert current_changes(before, marks(world, ZONE)) == {}, "closed and confirmed in the batch: no change"
 
 
 @given(st.lists(st.integers(0, 10_000), max_size=40), st.sampled_from([0.0, 0.5, 0.9, 1.0]))
