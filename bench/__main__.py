@@ -48,6 +48,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     e2e.add_argument("--duration", type=float, help="seconds measured per rate (after the warm-up)")
     e2e.add_argument("--warmup", type=float, help="seconds of warm-up per rate")
     e2e.add_argument("--drain-events", type=int, help="events for the two-against-one drain; 0 skips it")
+    e2e.add_argument("--ingest-processes", type=int, help="ingest replicas (each its own port), default 1")
+    e2e.add_argument("--classifiers", type=int, help="classifier members of one group, default 1")
     return parser.parse_args(argv)
 
 
@@ -59,6 +61,8 @@ def e2e_options(args: argparse.Namespace) -> E2EOptions:
         "warmup_s": args.warmup,
         "drain_events": args.drain_events,
         "profile": args.profile or None,
+        "ingest_processes": args.ingest_processes,
+        "classifiers": args.classifiers,
     }
     return dataclasses.replace(opts, **{name: value for name, value in given.items() if value is not None})
 

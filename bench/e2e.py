@@ -54,6 +54,10 @@ class E2EOptions:
     # cap the rate at connections / ack time in the generator instead of showing as latency.
     connections: int = 256
     profile: bool = False  # run ingest and the classifier under pyinstrument (their profiles land in the workdir)
+    # Ingest replicas, each on its own port, the generator's connections spread over them (as behind a load
+    # balancer, how DESIGN.md scales ingest), and classifier members of one group.
+    ingest_processes: int = 1
+    classifiers: int = 1
 
     @classmethod
     def quick(cls) -> E2EOptions:
@@ -72,6 +76,7 @@ class RateResult:
     on_topic: int
     row_ms: dict[str, float]
     topic_ms: dict[str, float]
+    handler_ms: dict[str, float]  # ingest's own time per request (its log line's `ms`: body → Kafka's ack)
     answer_to_row_ms: dict[str, float]
     row_to_topic_ms: dict[str, float]
     load_avg: str
@@ -167,6 +172,18 @@ class Watch:
         return next((t for t in self.records.get(interaction, ()) if t >= committed_at), None)
 
 
+def handler_times(logs: list[Path], event_ids: set[str]) -> list[float]:
+    """The `ms` of ingest's request log lines (JSON) of these events."""
+    times = []
+    for log in logs:
+        for line in log.read_text(errors="replace").splitlines():
+            if '"ingest.request"' in line:
+                entry = json.loads(line)
+                if entry.get("event_id") in event_ids:
+                    times.append(float(entry["ms"]))
+    return times
+
+
 def _percentiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
     return {f"p{q:g}": round(percentile(ordered, q), 1) for q in (50, 90, 99, 99.9)} | {
@@ -177,11 +194,11 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 class CpuMeter:
     """CPU seconds of the processes of a run (each with its descendants) and of the whole machine."""
 
-    def __init__(self, pids: dict[str, int]) -> None:
+    def __init__(self, pids: dict[str, list[int]]) -> None:
         self.pids = pids
 
     def snapshot(self) -> dict[str, float]:
-        return {name: tree_cpu_seconds(pid) for name, pid in self.pids.items()} | {
+        return {name: sum(tree_cpu_seconds(pid) for pid in pids) for name, pids in self.pids.items()} | {
             "bench": time.process_time(),
             "machine": machine_busy_seconds(),
         }
@@ -191,7 +208,14 @@ class CpuMeter:
 
 
 async def run_rate(
-    rate: int, opts: E2EOptions, port: int, kafka: KafkaSettings, watch: Watch, workdir: Path, cpu: CpuMeter
+    rate: int,
+    opts: E2EOptions,
+    ports: tuple[int, ...],
+    kafka: KafkaSettings,
+    watch: Watch,
+    workdir: Path,
+    cpu: CpuMeter,
+    logs: list[Path],
 ) -> RateResult:
     count = int(rate * (opts.warmup_s + opts.duration_s))
     bodies, dues_file = workdir / f"e2e-{rate}.bodies", workdir / f"e2e-{rate}.dues.json"
@@ -199,7 +223,7 @@ async def run_rate(
     load = _load()
     before = cpu.snapshot()
     http = await asyncio.to_thread(
-        run_openloop, port, bodies, rate, opts.duration_s, opts.warmup_s, "1", dues_file, opts.connections
+        run_openloop, ports, bodies, rate, opts.duration_s, opts.warmup_s, "1", dues_file, opts.connections
     )
     spent = cpu.since(before) | {"generator": http["generator_cpu_s"]}
     cpu_us = {name: round(seconds * 1e6 / max(http["sent"], 1)) for name, seconds in spent.items()}
@@ -246,6 +270,7 @@ async def run_rate(
         on_topic=on_topic,
         row_ms=_percentiles(row),
         topic_ms=_percentiles(topic),
+        handler_ms=_percentiles(handler_times(logs, set(sent_ids[int(opts.warmup_s * rate) :]))),
         answer_to_row_ms=_percentiles(after_answer),
         row_to_topic_ms=_percentiles(after_row),
         load_avg=load,
@@ -256,6 +281,7 @@ async def run_rate(
         f"  {rate}/s: row p50 {result.row_ms['p50']} p99 {result.row_ms['p99']} ms, topic p50 "
         f"{result.topic_ms['p50']} p99 {result.topic_ms['p99']} ms; {committed}/{result.accepted} committed,"
         f" {result.accepted}/{result.sent} accepted ({http['statuses']}, errors {http['errors']}), load {load};"
+        f" ingest's own p50 {result.handler_ms['p50']} p99 {result.handler_ms['p99']} ms,"
         f" answer→row p50 {result.answer_to_row_ms['p50']} p99 {result.answer_to_row_ms['p99']} ms,"
         f" row→topic p50 {result.row_to_topic_ms['p50']} p99 {result.row_to_topic_ms['p99']} ms;"
         f" CPU µs/request {cpu_us}"
@@ -304,49 +330,57 @@ async def run_e2e_benchmark(infra: Infra, workdir: Path, opts: E2EOptions) -> E2
     setup = await asyncpg.connect(dsn)
     await setup.execute(_NOTIFY)
     await setup.close()
-    port = free_port()
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        "TOUCHPOINT_TOPIC_NAMESPACE": kafka.topic_namespace,
-        "TOUCHPOINT_GENERIC_SECRET": SECRET,
-        "TOUCHPOINT_INGEST_PORT": str(port),
-        "TOUCHPOINT_SMTP_PORT": str(free_port()),
-        "TOUCHPOINT_OWN_NUMBERS": "+14155550100,+14155550101",
-        "TOUCHPOINT_DEFAULT_REGION": "US",
-        "TOUCHPOINT_LOG_FORMAT": "json",
-        "DATABASE_URL": dsn,
-    }
-    ingest = service("ingest", env, workdir)
-    if opts.profile:
-        ingest.argv = [
-            sys.executable, "-m", "pyinstrument", "--renderer", "text", "--outfile", str(workdir / "ingest.prof.txt"),
-            "-m", "services.ingest",
-        ]  # fmt: skip
-    profile = workdir / "classifier.prof.txt" if opts.profile else None
-    classifier = _classifier(kafka, dsn, workdir, "e2e", None, profile)
+    ports = tuple(free_port() for _ in range(opts.ingest_processes))
+    ingests = []
+    for i, port in enumerate(ports):
+        env = {
+            "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+            "TOUCHPOINT_TOPIC_NAMESPACE": kafka.topic_namespace,
+            "TOUCHPOINT_GENERIC_SECRET": SECRET,
+            "TOUCHPOINT_INGEST_PORT": str(port),
+            "TOUCHPOINT_SMTP_PORT": str(free_port()),
+            "TOUCHPOINT_OWN_NUMBERS": "+14155550100,+14155550101",
+            "TOUCHPOINT_DEFAULT_REGION": "US",
+            "TOUCHPOINT_LOG_FORMAT": "json",
+            "DATABASE_URL": dsn,
+        }
+        ingest = service("ingest", env, workdir)
+        ingest.log_path = workdir / f"ingest-{i}.log"
+        if opts.profile:
+            ingest.argv = [
+                sys.executable, "-m", "pyinstrument", "--renderer", "text", "--outfile",
+                str(workdir / f"ingest-{i}.prof.txt"), "-m", "services.ingest",
+            ]  # fmt: skip
+        ingests.append(ingest)
+    profiles = [workdir / f"classifier-{i}.prof.txt" if opts.profile else None for i in range(opts.classifiers)]
+    classifiers = [_classifier(kafka, dsn, workdir, f"e2e-{i}", None, prof) for i, prof in enumerate(profiles)]
+    children = ingests + classifiers
     watch = Watch()
     listener = await asyncpg.connect(dsn)
     await listener.add_listener("bench_e2e", watch.on_notify)
     stop = asyncio.Event()
     consuming = asyncio.create_task(watch.consume(kafka, stop))
     try:
-        ingest.start()
-        classifier.start()
-        await asyncio.to_thread(ingest.wait_ready, f"http://127.0.0.1:{port}/readyz")
-        cpu = CpuMeter({"ingest": ingest.pid, "classifier": classifier.pid} | infra.server_pids())
+        for child in children:
+            child.start()
+        for ingest, port in zip(ingests, ports, strict=True):
+            await asyncio.to_thread(ingest.wait_ready, f"http://127.0.0.1:{port}/readyz")
+        logs = [ingest.log_path for ingest in ingests]
+        pids = {"ingest": [c.pid for c in ingests], "classifier": [c.pid for c in classifiers]}
+        cpu = CpuMeter(pids | {name: [pid] for name, pid in infra.server_pids().items()})
         # Until the classifier has joined its group and applied something, latencies would measure its start-up.
         priming = E2EOptions(rates=(50,), duration_s=2.0, warmup_s=1.0)
         for _ in range(10):
-            primed = await run_rate(50, priming, port, kafka, watch, workdir, cpu)
+            primed = await run_rate(50, priming, ports, kafka, watch, workdir, cpu, logs)
             if primed.committed == primed.sent:
                 break
         for rate in opts.rates:
             say(f"end to end at {rate} events/s ({opts.duration_s:g} s after {opts.warmup_s:g} s of warm-up) ...")
-            results.rates.append(await run_rate(rate, opts, port, kafka, watch, workdir, cpu))
+            results.rates.append(await run_rate(rate, opts, ports, kafka, watch, workdir, cpu, logs))
     finally:
         stop.set()
         try:
-            await asyncio.gather(asyncio.to_thread(ingest.stop), asyncio.to_thread(classifier.stop))
+            await asyncio.gather(*(asyncio.to_thread(child.stop) for child in children))
             await asyncio.wait([consuming], timeout=10)
             await listener.close()
         finally:
@@ -361,8 +395,9 @@ async def run_e2e_benchmark(infra: Infra, workdir: Path, opts: E2EOptions) -> E2
 
 def report_e2e(results: E2EResults, opts: E2EOptions) -> str:
     lines = [
-        f"Open loop, {opts.duration_s:g} s per rate after {opts.warmup_s:g} s of warm-up; latency from each request's"
-        " scheduled send time, in ms.",
+        f"Open loop, {opts.duration_s:g} s per rate after {opts.warmup_s:g} s of warm-up, {opts.connections}"
+        f" connections, {opts.ingest_processes} ingest process(es), {opts.classifiers} classifier(s); latency from"
+        " each request's scheduled send time, in ms.",
         "",
         "| rate/s | load avg | achieved/s | 2xx/sent | HTTP p99 | row p50 | row p90 | row p99 | row max"
         " | topic p50 | topic p90 | topic p99 | topic max | sustained |",
@@ -377,15 +412,19 @@ def report_e2e(results: E2EResults, opts: E2EOptions) -> str:
         )
     lines += [
         "",
-        "Where the time goes, ms: the HTTP answer (at the generator, from the scheduled send time), the answer →"
-        " the committed row (the classifier), the row → the topic record (the outbox relay):",
+        "Where the time goes, ms: the HTTP answer (at the generator, from the scheduled send time); ingest's own"
+        " time (its log line: from the handler's start to Kafka's ack, so the rest of the HTTP time is waiting for a"
+        " connection, the event loop or a core); the answer → the committed row (the classifier); the row → the"
+        " topic record (the outbox relay):",
         "",
-        "| rate/s | HTTP p50 | HTTP p99 | answer→row p50 | answer→row p99 | row→topic p50 | row→topic p99 |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| rate/s | HTTP p50 | HTTP p99 | ingest own p50 | ingest own p99 | answer→row p50 | answer→row p99"
+        " | row→topic p50 | row→topic p99 |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results.rates:
         lines.append(
-            f"| {r.rate:,} | {r.http_p50_ms:.0f} | {r.http_p99_ms:.0f} | {r.answer_to_row_ms['p50']:.0f}"
+            f"| {r.rate:,} | {r.http_p50_ms:.0f} | {r.http_p99_ms:.0f} | {r.handler_ms['p50']:.0f}"
+            f" | {r.handler_ms['p99']:.0f} | {r.answer_to_row_ms['p50']:.0f}"
             f" | {r.answer_to_row_ms['p99']:.0f} | {r.row_to_topic_ms['p50']:.0f} | {r.row_to_topic_ms['p99']:.0f} |"
         )
     names = sorted({name for r in results.rates for name in r.cpu_us}, key=lambda n: (n == "machine", n))

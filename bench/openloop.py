@@ -58,8 +58,9 @@ class Connection(asyncio.Protocol):
     queue hand-off or reader buffer per request, so the generator's CPU per request stays small next to the
     server's on a machine they share."""
 
-    def __init__(self, generator: OpenLoop) -> None:
+    def __init__(self, generator: OpenLoop, port: int) -> None:
         self.generator = generator
+        self.port = port
         self.transport: asyncio.WriteTransport | None = None
         self.buffer = bytearray()
         self.current: tuple[int, float] | None = None  # the request in flight: its index and due time
@@ -108,8 +109,8 @@ class Connection(asyncio.Protocol):
 
 
 class OpenLoop:
-    def __init__(self, host: str, port: int, requests: list[bytes], rate: float, connections: int) -> None:
-        self.host, self.port = host, port
+    def __init__(self, host: str, ports: tuple[int, ...], requests: list[bytes], rate: float, connections: int) -> None:
+        self.host, self.ports = host, ports  # several ports: the connections are spread over them evenly
         self.requests = requests
         self.rate = rate
         self.connections = connections
@@ -125,18 +126,18 @@ class OpenLoop:
         self.errors: Counter[str] = Counter()
         self.reconnects: set[asyncio.Task[None]] = set()
 
-    async def connect(self) -> None:
+    async def connect(self, port: int) -> None:
         loop = asyncio.get_running_loop()
         for _ in range(50):
             try:
-                _, connection = await loop.create_connection(lambda: Connection(self), self.host, self.port)
+                _, connection = await loop.create_connection(lambda: Connection(self, port), self.host, port)
             except OSError as exc:
                 self.errors[f"connect {type(exc).__name__}"] += 1
                 await asyncio.sleep(0.1)
             else:
                 self.open.add(connection)
                 return
-        raise ConnectionError(f"cannot connect to {self.host}:{self.port}")
+        raise ConnectionError(f"cannot connect to {self.host}:{port}")
 
     def submit(self, index: int, due: float) -> None:
         self.in_flight += 1
@@ -169,12 +170,12 @@ class OpenLoop:
             self.idle.remove(connection)
         if self.closing:
             return
-        task = asyncio.get_running_loop().create_task(self.connect())
+        task = asyncio.get_running_loop().create_task(self.connect(connection.port))
         self.reconnects.add(task)
         task.add_done_callback(self.reconnects.discard)
 
     async def run(self, duration_s: float, warmup_s: float, max_backlog_s: float = 5.0) -> dict[str, Any]:
-        await asyncio.gather(*(self.connect() for _ in range(self.connections)))
+        await asyncio.gather(*(self.connect(self.ports[i % len(self.ports)]) for i in range(self.connections)))
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
         total = int(self.rate * (warmup_s + duration_s))
         t0 = time.perf_counter() + 0.01
@@ -234,7 +235,12 @@ class OpenLoop:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--port",
+        type=lambda value: tuple(int(port) for port in value.split(",")),
+        required=True,
+        help="the server's port, or several comma-separated (replicas: connections are spread over them)",
+    )
     parser.add_argument("--path", default="/webhooks/generic")
     parser.add_argument("--bodies", type=Path, required=True)
     parser.add_argument("--rate", type=float, default=2000)
@@ -245,7 +251,7 @@ def main() -> None:
         "--dues", type=Path, help="write each request's due and 2xx answer times here (JSON), for bench/e2e.py"
     )
     args = parser.parse_args()
-    requests = build_requests(args.bodies, args.host, args.port, args.path)
+    requests = build_requests(args.bodies, args.host, args.port[0], args.path)
     loop = OpenLoop(args.host, args.port, requests, args.rate, args.connections)
     # The default loop: with protocols, uvloop measured no cheaper per request here.
     result = asyncio.run(loop.run(args.duration, args.warmup))
