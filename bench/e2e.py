@@ -309,6 +309,7 @@ async def drain_rate(infra: Infra, workdir: Path, events: int, classifiers: int)
             if first is None and done > 0:
                 first = (now, done)
             if done >= len(records):
+                cpu = sum(child.cpu_seconds() for child in children)  # start-up included: the same for old and new
                 break
             if now > deadline:
                 raise TimeoutError(f"{classifiers} classifier(s) applied {done}/{len(records)}")
@@ -319,7 +320,7 @@ async def drain_rate(infra: Infra, workdir: Path, events: int, classifiers: int)
         await infra.drop_database(dsn)
     assert first is not None
     rate = (len(records) - first[1]) / max(now - first[0], 1e-9)
-    say(f"  {classifiers} classifier(s): {rate:,.0f} events/s")
+    say(f"  {classifiers} classifier(s): {rate:,.0f} events/s, {cpu * 1e6 / len(records):,.0f} µs CPU/event")
     return rate
 
 
