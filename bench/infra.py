@@ -129,8 +129,18 @@ def pid_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def reaped_cpu_seconds(pid: int) -> float:
+    """CPU time of the children `pid` has waited for (cutime + cstime): PostgreSQL's exited backends."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
 def tree_cpu_seconds(root: int) -> float:
-    """CPU time of `root` and every living descendant (PostgreSQL's backends, a JVM under a wrapper)."""
+    """CPU time of `root`, of every living descendant (PostgreSQL's backends, a JVM under a wrapper) and of the
+    exited ones (counted in their parents once reaped), so it only grows."""
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -141,7 +151,7 @@ def tree_cpu_seconds(root: int) -> float:
     total, todo = 0.0, [root]
     while todo:
         pid = todo.pop()
-        total += pid_cpu_seconds(pid)
+        total += pid_cpu_seconds(pid) + reaped_cpu_seconds(pid)
         todo += children.get(pid, [])
     return total
 
