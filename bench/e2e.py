@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -22,7 +23,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.classifier import _classifier, applied_offsets, produce, simulated_events
-from bench.infra import Child, Infra, say, service
+from bench.infra import Infra, machine_busy_seconds, say, service, tree_cpu_seconds
 from bench.load import run_openloop
 from bench.openloop import percentile
 from bench.simulator import DayShape, generate_day
@@ -48,10 +49,15 @@ class E2EOptions:
     rates: tuple[int, ...] = (200, 500, 1000, 2000)
     duration_s: float = 20.0
     warmup_s: float = 3.0
-    drain_events: int = 20_000  # for the two-against-one classifier ratio
+    drain_events: int = 20_000  # for the two-against-one classifier ratio; 0 skips it
     # As many as ingest admits at once (TOUCHPOINT_MAX_CONCURRENT_REQUESTS): with fewer, a slow broker ack would
     # cap the rate at connections / ack time in the generator instead of showing as latency.
     connections: int = 256
+    profile: bool = False  # run ingest and the classifier under pyinstrument (their profiles land in the workdir)
+    # Ingest replicas, each on its own port, the generator's connections spread over them (as behind a load
+    # balancer, how DESIGN.md scales ingest), and classifier members of one group.
+    ingest_processes: int = 1
+    classifiers: int = 1
 
     @classmethod
     def quick(cls) -> E2EOptions:
@@ -64,13 +70,19 @@ class RateResult:
     sent: int
     accepted: int
     achieved_rate: float
+    http_p50_ms: float
     http_p99_ms: float
     committed: int
     on_topic: int
     row_ms: dict[str, float]
     topic_ms: dict[str, float]
+    handler_ms: dict[str, float]  # ingest's own time per request (its log line's `ms`: body → Kafka's ack)
+    answer_to_row_ms: dict[str, float]
+    row_to_topic_ms: dict[str, float]
     load_avg: str
     overloaded: bool
+    # CPU time per request sent, in µs, of each process while the generator ran ("machine": all cores, busy).
+    cpu_us: dict[str, float] = field(default_factory=dict)
 
     @property
     def sustained(self) -> bool:
@@ -160,6 +172,18 @@ class Watch:
         return next((t for t in self.records.get(interaction, ()) if t >= committed_at), None)
 
 
+def handler_times(logs: list[Path], event_ids: set[str]) -> list[float]:
+    """The `ms` of ingest's request log lines (JSON) of these events."""
+    times = []
+    for log in logs:
+        for line in log.read_text(errors="replace").splitlines():
+            if '"ingest.request"' in line:
+                entry = json.loads(line)
+                if entry.get("event_id") in event_ids:
+                    times.append(float(entry["ms"]))
+    return times
+
+
 def _percentiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
     return {f"p{q:g}": round(percentile(ordered, q), 1) for q in (50, 90, 99, 99.9)} | {
@@ -167,17 +191,45 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
+class CpuMeter:
+    """CPU seconds of the processes of a run (each with its descendants) and of the whole machine."""
+
+    def __init__(self, pids: dict[str, list[int]]) -> None:
+        self.pids = pids
+
+    def snapshot(self) -> dict[str, float]:
+        return {name: sum(tree_cpu_seconds(pid) for pid in pids) for name, pids in self.pids.items()} | {
+            "bench": time.process_time(),
+            "machine": machine_busy_seconds(),
+        }
+
+    def since(self, before: dict[str, float]) -> dict[str, float]:
+        return {name: value - before[name] for name, value in self.snapshot().items()}
+
+
 async def run_rate(
-    rate: int, opts: E2EOptions, port: int, kafka: KafkaSettings, watch: Watch, workdir: Path
+    rate: int,
+    opts: E2EOptions,
+    ports: tuple[int, ...],
+    kafka: KafkaSettings,
+    watch: Watch,
+    workdir: Path,
+    cpu: CpuMeter,
+    logs: list[Path],
 ) -> RateResult:
     count = int(rate * (opts.warmup_s + opts.duration_s))
     bodies, dues_file = workdir / f"e2e-{rate}.bodies", workdir / f"e2e-{rate}.dues.json"
     ids = await asyncio.to_thread(write_bodies, bodies, count, f"r{rate}-{time.monotonic_ns()}", 300 + rate)
     load = _load()
+    before = cpu.snapshot()
     http = await asyncio.to_thread(
-        run_openloop, port, bodies, rate, opts.duration_s, opts.warmup_s, "1", dues_file, opts.connections
+        run_openloop, ports, bodies, rate, opts.duration_s, opts.warmup_s, "1", dues_file, opts.connections
     )
-    dues: list[float] = json.loads(dues_file.read_text())
+    spent = cpu.since(before) | {"generator": http["generator_cpu_s"]}
+    cpu_us = {name: round(seconds * 1e6 / max(http["sent"], 1)) for name, seconds in spent.items()}
+    times = json.loads(dues_file.read_text())
+    dues: list[float] = times["due"]
+    answered: list[float | None] = times["answered"]
     sent_ids = ids[: len(dues)]
     # The classifier and relay finish what was accepted (bounded: a backlog that does not drain is the result).
     deadline = time.monotonic() + 30
@@ -189,8 +241,10 @@ async def run_rate(
     t0 = dues[0] if dues else 0.0
     row: list[float] = []
     topic: list[float] = []
+    after_answer: list[float] = []  # the answer's arrival at the generator → the commit (classifier's share)
+    after_row: list[float] = []  # the commit → the topic record (the outbox relay's share)
     committed = on_topic = 0
-    for event_id, due in zip(sent_ids, dues, strict=True):
+    for event_id, due, answer in zip(sent_ids, dues, answered, strict=True):
         seen = watch.committed.get(event_id)
         if seen is None:
             continue
@@ -200,25 +254,37 @@ async def run_rate(
         if due < t0 + opts.warmup_s:
             continue
         row.append((seen[0] - due) * 1000)
+        if answer is not None:
+            after_answer.append((seen[0] - answer) * 1000)
         if at_topic is not None:
             topic.append((at_topic - due) * 1000)
+            after_row.append((at_topic - seen[0]) * 1000)
     result = RateResult(
         rate=rate,
         sent=http["sent"],
         accepted=http["ok_total"],
         achieved_rate=http["achieved_rate"],
+        http_p50_ms=http["p50_ms"],
         http_p99_ms=http["p99_ms"],
         committed=committed,
         on_topic=on_topic,
         row_ms=_percentiles(row),
         topic_ms=_percentiles(topic),
+        handler_ms=_percentiles(handler_times(logs, set(sent_ids[int(opts.warmup_s * rate) :]))),
+        answer_to_row_ms=_percentiles(after_answer),
+        row_to_topic_ms=_percentiles(after_row),
         load_avg=load,
         overloaded=http["overloaded"],
+        cpu_us=cpu_us,
     )
     say(
         f"  {rate}/s: row p50 {result.row_ms['p50']} p99 {result.row_ms['p99']} ms, topic p50 "
         f"{result.topic_ms['p50']} p99 {result.topic_ms['p99']} ms; {committed}/{result.accepted} committed,"
-        f" {result.accepted}/{result.sent} accepted ({http['statuses']}, errors {http['errors']}), load {load}"
+        f" {result.accepted}/{result.sent} accepted ({http['statuses']}, errors {http['errors']}), load {load};"
+        f" ingest's own p50 {result.handler_ms['p50']} p99 {result.handler_ms['p99']} ms,"
+        f" answer→row p50 {result.answer_to_row_ms['p50']} p99 {result.answer_to_row_ms['p99']} ms,"
+        f" row→topic p50 {result.row_to_topic_ms['p50']} p99 {result.row_to_topic_ms['p99']} ms;"
+        f" CPU µs/request {cpu_us}"
     )
     return result
 
@@ -243,6 +309,7 @@ async def drain_rate(infra: Infra, workdir: Path, events: int, classifiers: int)
             if first is None and done > 0:
                 first = (now, done)
             if done >= len(records):
+                cpu = sum(child.cpu_seconds() for child in children)  # start-up included: the same for old and new
                 break
             if now > deadline:
                 raise TimeoutError(f"{classifiers} classifier(s) applied {done}/{len(records)}")
@@ -253,7 +320,7 @@ async def drain_rate(infra: Infra, workdir: Path, events: int, classifiers: int)
         await infra.drop_database(dsn)
     assert first is not None
     rate = (len(records) - first[1]) / max(now - first[0], 1e-9)
-    say(f"  {classifiers} classifier(s): {rate:,.0f} events/s")
+    say(f"  {classifiers} classifier(s): {rate:,.0f} events/s, {cpu * 1e6 / len(records):,.0f} µs CPU/event")
     return rate
 
 
@@ -264,46 +331,63 @@ async def run_e2e_benchmark(infra: Infra, workdir: Path, opts: E2EOptions) -> E2
     setup = await asyncpg.connect(dsn)
     await setup.execute(_NOTIFY)
     await setup.close()
-    port = free_port()
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        "TOUCHPOINT_TOPIC_NAMESPACE": kafka.topic_namespace,
-        "TOUCHPOINT_GENERIC_SECRET": SECRET,
-        "TOUCHPOINT_INGEST_PORT": str(port),
-        "TOUCHPOINT_SMTP_PORT": str(free_port()),
-        "TOUCHPOINT_OWN_NUMBERS": "+14155550100,+14155550101",
-        "TOUCHPOINT_DEFAULT_REGION": "US",
-        "TOUCHPOINT_LOG_FORMAT": "json",
-        "DATABASE_URL": dsn,
-    }
-    ingest = service("ingest", env, workdir)
-    classifier: Child = _classifier(kafka, dsn, workdir, "e2e", None, None)
+    ports = tuple(free_port() for _ in range(opts.ingest_processes))
+    ingests = []
+    for i, port in enumerate(ports):
+        env = {
+            "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+            "TOUCHPOINT_TOPIC_NAMESPACE": kafka.topic_namespace,
+            "TOUCHPOINT_GENERIC_SECRET": SECRET,
+            "TOUCHPOINT_INGEST_PORT": str(port),
+            "TOUCHPOINT_SMTP_PORT": str(free_port()),
+            "TOUCHPOINT_OWN_NUMBERS": "+14155550100,+14155550101",
+            "TOUCHPOINT_DEFAULT_REGION": "US",
+            "TOUCHPOINT_LOG_FORMAT": "json",
+            "DATABASE_URL": dsn,
+        }
+        ingest = service("ingest", env, workdir)
+        ingest.log_path = workdir / f"ingest-{i}.log"
+        if opts.profile:
+            ingest.argv = [
+                sys.executable, "-m", "pyinstrument", "--renderer", "text", "--outfile",
+                str(workdir / f"ingest-{i}.prof.txt"), "-m", "services.ingest",
+            ]  # fmt: skip
+        ingests.append(ingest)
+    profiles = [workdir / f"classifier-{i}.prof.txt" if opts.profile else None for i in range(opts.classifiers)]
+    classifiers = [_classifier(kafka, dsn, workdir, f"e2e-{i}", None, prof) for i, prof in enumerate(profiles)]
+    children = ingests + classifiers
     watch = Watch()
     listener = await asyncpg.connect(dsn)
     await listener.add_listener("bench_e2e", watch.on_notify)
     stop = asyncio.Event()
     consuming = asyncio.create_task(watch.consume(kafka, stop))
     try:
-        ingest.start()
-        classifier.start()
-        await asyncio.to_thread(ingest.wait_ready, f"http://127.0.0.1:{port}/readyz")
+        for child in children:
+            child.start()
+        for ingest, port in zip(ingests, ports, strict=True):
+            await asyncio.to_thread(ingest.wait_ready, f"http://127.0.0.1:{port}/readyz")
+        logs = [ingest.log_path for ingest in ingests]
+        pids = {"ingest": [c.pid for c in ingests], "classifier": [c.pid for c in classifiers]}
+        cpu = CpuMeter(pids | {name: [pid] for name, pid in infra.server_pids().items()})
         # Until the classifier has joined its group and applied something, latencies would measure its start-up.
         priming = E2EOptions(rates=(50,), duration_s=2.0, warmup_s=1.0)
         for _ in range(10):
-            primed = await run_rate(50, priming, port, kafka, watch, workdir)
+            primed = await run_rate(50, priming, ports, kafka, watch, workdir, cpu, logs)
             if primed.committed == primed.sent:
                 break
         for rate in opts.rates:
             say(f"end to end at {rate} events/s ({opts.duration_s:g} s after {opts.warmup_s:g} s of warm-up) ...")
-            results.rates.append(await run_rate(rate, opts, port, kafka, watch, workdir))
+            results.rates.append(await run_rate(rate, opts, ports, kafka, watch, workdir, cpu, logs))
     finally:
         stop.set()
         try:
-            await asyncio.gather(asyncio.to_thread(ingest.stop), asyncio.to_thread(classifier.stop))
+            await asyncio.gather(*(asyncio.to_thread(child.stop) for child in children))
             await asyncio.wait([consuming], timeout=10)
             await listener.close()
         finally:
             await infra.drop_database(dsn)
+    if not opts.drain_events:
+        return results
     say("classifier drain: one, then two members of one group ...")
     results.drain_one = await drain_rate(infra, workdir, opts.drain_events, 1)
     results.drain_two = await drain_rate(infra, workdir, opts.drain_events, 2)
@@ -312,8 +396,9 @@ async def run_e2e_benchmark(infra: Infra, workdir: Path, opts: E2EOptions) -> E2
 
 def report_e2e(results: E2EResults, opts: E2EOptions) -> str:
     lines = [
-        f"Open loop, {opts.duration_s:g} s per rate after {opts.warmup_s:g} s of warm-up; latency from each request's"
-        " scheduled send time, in ms.",
+        f"Open loop, {opts.duration_s:g} s per rate after {opts.warmup_s:g} s of warm-up, {opts.connections}"
+        f" connections, {opts.ingest_processes} ingest process(es), {opts.classifiers} classifier(s); latency from"
+        " each request's scheduled send time, in ms.",
         "",
         "| rate/s | load avg | achieved/s | 2xx/sent | HTTP p99 | row p50 | row p90 | row p99 | row max"
         " | topic p50 | topic p90 | topic p99 | topic max | sustained |",
@@ -326,12 +411,39 @@ def report_e2e(results: E2EResults, opts: E2EOptions) -> str:
             f" | {r.topic_ms['p50']:.0f} | {r.topic_ms['p90']:.0f} | {r.topic_ms['p99']:.0f}"
             f" | {r.topic_ms['max']:.0f} | {'yes' if r.sustained else 'no'} |"
         )
-    best = results.highest_sustained
-    ratio = results.drain_two / results.drain_one if results.drain_one else float("nan")
     lines += [
         "",
-        f"Highest sustained rate of those tried: {f'{best:,}/s' if best else 'none'}.",
-        f"Classifier drain: one {results.drain_one:,.0f} events/s, two {results.drain_two:,.0f} events/s;"
-        f" **two / one = {ratio:.2f}**.",
+        "Where the time goes, ms: the HTTP answer (at the generator, from the scheduled send time); ingest's own"
+        " time (its log line: from the handler's start to Kafka's ack, so the rest of the HTTP time is waiting for a"
+        " connection, the event loop or a core); the answer → the committed row (the classifier); the row → the"
+        " topic record (the outbox relay):",
+        "",
+        "| rate/s | HTTP p50 | HTTP p99 | ingest own p50 | ingest own p99 | answer→row p50 | answer→row p99"
+        " | row→topic p50 | row→topic p99 |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    for r in results.rates:
+        lines.append(
+            f"| {r.rate:,} | {r.http_p50_ms:.0f} | {r.http_p99_ms:.0f} | {r.handler_ms['p50']:.0f}"
+            f" | {r.handler_ms['p99']:.0f} | {r.answer_to_row_ms['p50']:.0f}"
+            f" | {r.answer_to_row_ms['p99']:.0f} | {r.row_to_topic_ms['p50']:.0f} | {r.row_to_topic_ms['p99']:.0f} |"
+        )
+    names = sorted({name for r in results.rates for name in r.cpu_us}, key=lambda n: (n == "machine", n))
+    lines += [
+        "",
+        "CPU time per request sent while the generator ran, µs (`machine`: all cores busy, other work included):",
+        "",
+        "| rate/s | " + " | ".join(names) + " |",
+        "|---:|" + "---:|" * len(names),
+    ]
+    for r in results.rates:
+        lines.append(f"| {r.rate:,} | " + " | ".join(f"{r.cpu_us.get(n, float('nan')):,.0f}" for n in names) + " |")
+    best = results.highest_sustained
+    ratio = results.drain_two / results.drain_one if results.drain_one else float("nan")
+    lines += ["", f"Highest sustained rate of those tried: {f'{best:,}/s' if best else 'none'}."]
+    if results.drain_one:
+        lines.append(
+            f"Classifier drain: one {results.drain_one:,.0f} events/s, two {results.drain_two:,.0f} events/s;"
+            f" **two / one = {ratio:.2f}**."
+        )
     return "\n".join(lines)

@@ -6,6 +6,7 @@ data in a scratch folder that is removed afterwards. Every run uses its own topi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -67,6 +68,16 @@ class Infra:
             self.postgres_dsn = self.postgres.dsn
             say("PostgreSQL ready")
 
+    def server_pids(self) -> dict[str, int]:
+        """The broker's and PostgreSQL's main pids, when this run started them."""
+        pids = {}
+        if self.kafka is not None and self.kafka.proc is not None:
+            pids["kafka"] = self.kafka.proc.pid
+        if self.postgres is not None:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                pids["postgres"] = int((self.postgres.pgdata / "postmaster.pid").read_text().split()[0])
+        return pids
+
     def stop(self) -> None:
         if self.kafka is not None:
             self.kafka.stop()
@@ -107,6 +118,52 @@ class Infra:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+def pid_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (Linux /proc), 0 when unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def reaped_cpu_seconds(pid: int) -> float:
+    """CPU time of the children `pid` has waited for (cutime + cstime): PostgreSQL's exited backends."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU time of `root`, of every living descendant (PostgreSQL's backends, a JVM under a wrapper) and of the
+    exited ones (counted in their parents once reaped), so it only grows."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += pid_cpu_seconds(pid) + reaped_cpu_seconds(pid)
+        todo += children.get(pid, [])
+    return total
+
+
+def machine_busy_seconds() -> float:
+    """CPU time all cores spent not idle since boot (/proc/stat), 0 when unknown."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def pinned(argv: list[str], cpus: str | None) -> list[str]:
@@ -152,15 +209,15 @@ class Child:
             time.sleep(0.1)
         raise TimeoutError(f"{self.name} not ready in {timeout_s}s: {self.tail()}")
 
+    @property
+    def pid(self) -> int:
+        if self.proc is None:
+            raise RuntimeError(f"{self.name} is not running")
+        return self.proc.pid
+
     def cpu_seconds(self) -> float:
         """User + system CPU time of the process so far (Linux /proc), 0 when unknown."""
-        if self.proc is None:
-            return 0.0
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return 0.0 if self.proc is None else pid_cpu_seconds(self.proc.pid)
 
     def tail(self, chars: int = 2000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""

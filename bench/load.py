@@ -140,7 +140,7 @@ def run_wrk(
 
 
 def run_openloop(
-    port: int,
+    port: int | tuple[int, ...],
     bodies: Path,
     rate: float,
     duration_s: float,
@@ -155,7 +155,7 @@ def run_openloop(
             "-m",
             "bench.openloop",
             "--port",
-            str(port),
+            ",".join(str(p) for p in (port if isinstance(port, tuple) else (port,))),
             "--bodies",
             str(bodies),
             "--rate",

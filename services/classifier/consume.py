@@ -56,6 +56,9 @@ _POISON = (
 
 _UNSEEN = Topic("", "", 0)
 
+# How long one wait for records lasts while a batch is being applied: the most a batch can start late by.
+_POLL_DURING_APPLY_MS = 5
+
 
 @dataclass(frozen=True, slots=True)
 class PipelineLimits:
@@ -164,19 +167,25 @@ class Pipeline:
 
         The next batch is fetched and decoded while this one's transaction runs (the process waits for
         PostgreSQL about as long as it computes); it is applied strictly after this one has been committed."""
-        ahead = asyncio.create_task(self._fetch(), name="classifier-fetch")
+        idle = asyncio.Event()  # set while no batch is being applied
+        idle.set()
+        ahead = asyncio.create_task(self._fetch(idle), name="classifier-fetch")
         rewound: set[tuple[str, int]] = set()
         try:
             while not stop.is_set():
                 fetched = await ahead
-                ahead = asyncio.create_task(self._fetch(), name="classifier-fetch")
+                idle.clear()
+                ahead = asyncio.create_task(self._fetch(idle), name="classifier-fetch")
                 if rewound:
                     # This batch was fetched during the rewind, before or after the seek: drop the rewound
                     # partitions from it and let them be read again. (Dropping records fetched after the seek
                     # leaves a gap, which the fence refuses with another seek back to the stored offset.)
                     fetched, rewound = fetched.without(rewound), set()
-                if fetched.records:
-                    rewound = await self._apply(fetched, stop)
+                try:
+                    if fetched.records:
+                        rewound = await self._apply(fetched, stop)
+                finally:
+                    idle.set()
         finally:
             await self._commit_done()
             ahead.cancel()
@@ -184,10 +193,29 @@ class Pipeline:
             if not ahead.cancelled() and (exc := ahead.exception()) is not None:
                 log.info("classifier.fetch_ahead_dropped", error=repr(exc))
 
-    async def _fetch(self) -> _Fetched:
-        batch = await self._consumer.getmany(timeout_ms=self._limits.batch_wait_ms, max_records=self._limits.max_batch)
-        records = [r for rs in batch.values() for r in rs]
-        valid, dead = self._decode(records) if records else ([], [])
+    async def _fetch(self, idle: asyncio.Event) -> _Fetched:
+        """The next batch: while a batch is being applied, everything that arrives until it is done (up to
+        max_batch), decoded as it comes; when none is, the first records to arrive (or none after batch_wait_ms).
+
+        It keeps taking records during the apply because aiokafka does not fetch a partition again while records
+        of it wait in its buffer: taking one early handful and waiting would leave the rest of the apply's
+        arrivals on the broker until the next batch, a cycle later."""
+        records: list[ConsumerRecord] = []
+        valid: list[ConsumedRecord] = []
+        dead: list[DeadLetter] = []
+        while len(records) < self._limits.max_batch:
+            if idle.is_set() and records:
+                break
+            wait_ms = self._limits.batch_wait_ms if idle.is_set() else _POLL_DURING_APPLY_MS
+            batch = await self._consumer.getmany(timeout_ms=wait_ms, max_records=self._limits.max_batch - len(records))
+            chunk = [r for rs in batch.values() for r in rs]
+            if chunk:
+                records += chunk
+                more_valid, more_dead = self._decode(chunk)
+                valid += more_valid
+                dead += more_dead
+            elif idle.is_set():
+                break  # nothing within batch_wait_ms: the caller looks at its stop event
         return _Fetched(records, valid, dead)
 
     async def _apply(self, fetched: _Fetched, stop: asyncio.Event) -> set[tuple[str, int]]:
