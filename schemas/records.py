@@ -270,7 +270,11 @@ class ManagerDaily(DayFigures):
     schema_: Literal["touchpoint.reports.manager-daily/1"] = Field("touchpoint.reports.manager-daily/1", alias="schema")
     event_id: str = Field(description="`<manager_id>|<day>:<version>`")
     manager_id: str
-    team: str | None = Field(None, description="the manager's team when the figures were computed")
+    team: str | None = Field(
+        None,
+        description="the team the manager was in on that day (the last change to the manager before the day ended);"
+        " a later move does not change it",
+    )
     version: int = Field(ge=1, description="grows by one each time the day's figures change")
     computed_at: AwareDatetime
 
