@@ -50,6 +50,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     e2e.add_argument("--drain-events", type=int, help="events for the two-against-one drain; 0 skips it")
     e2e.add_argument("--ingest-processes", type=int, help="ingest replicas (each its own port), default 1")
     e2e.add_argument("--classifiers", type=int, help="classifier members of one group, default 1")
+    e2e.add_argument("--history", type=int, help="interactions stored before the run; 0: a fresh database")
     return parser.parse_args(argv)
 
 
@@ -63,6 +64,7 @@ def e2e_options(args: argparse.Namespace) -> E2EOptions:
         "profile": args.profile or None,
         "ingest_processes": args.ingest_processes,
         "classifiers": args.classifiers,
+        "history": args.history,
     }
     return dataclasses.replace(opts, **{name: value for name, value in given.items() if value is not None})
 

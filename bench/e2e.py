@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench.classifier import _classifier, applied_offsets, produce, simulated_events
+from bench.classifier import _classifier, applied_offsets, preload, produce, simulated_events
 from bench.infra import Infra, machine_busy_seconds, say, service, tree_cpu_seconds
 from bench.load import run_openloop
 from bench.openloop import percentile
@@ -58,6 +58,9 @@ class E2EOptions:
     # balancer, how DESIGN.md scales ingest), and classifier members of one group.
     ingest_processes: int = 1
     classifiers: int = 1
+    # Interactions stored before the run, then VACUUM ANALYZE and a checkpoint: a settled database, as autovacuum
+    # and the checkpointer leave a running CRM's. 0 (the default, and the issue's baseline): a fresh, empty one.
+    history: int = 0
 
     @classmethod
     def quick(cls) -> E2EOptions:
@@ -324,10 +327,24 @@ async def drain_rate(infra: Infra, workdir: Path, events: int, classifiers: int)
     return rate
 
 
+async def store_history(dsn: str, interactions: int) -> None:
+    """Interactions stored before the run, and what autovacuum and the checkpointer will have done since."""
+    say(f"storing {interactions:,} interactions of history ...")
+    await preload(dsn, interactions)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("VACUUM ANALYZE")
+        await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
+
+
 async def run_e2e_benchmark(infra: Infra, workdir: Path, opts: E2EOptions) -> E2EResults:
     results = E2EResults()
     kafka = await infra.kafka_settings("e2e")
     dsn = await infra.new_database("e2e")
+    if opts.history:
+        await store_history(dsn, opts.history)
     setup = await asyncpg.connect(dsn)
     await setup.execute(_NOTIFY)
     await setup.close()
@@ -397,7 +414,8 @@ async def run_e2e_benchmark(infra: Infra, workdir: Path, opts: E2EOptions) -> E2
 def report_e2e(results: E2EResults, opts: E2EOptions) -> str:
     lines = [
         f"Open loop, {opts.duration_s:g} s per rate after {opts.warmup_s:g} s of warm-up, {opts.connections}"
-        f" connections, {opts.ingest_processes} ingest process(es), {opts.classifiers} classifier(s); latency from"
+        f" connections, {opts.ingest_processes} ingest process(es), {opts.classifiers} classifier(s),"
+        f" {opts.history:,} interactions stored before the run; latency from"
         " each request's scheduled send time, in ms.",
         "",
         "| rate/s | load avg | achieved/s | 2xx/sent | HTTP p99 | row p50 | row p90 | row p99 | row max"
