@@ -20,6 +20,20 @@ def test_an_events_topic_time_is_the_first_record_of_its_interaction_after_its_c
     assert watch.topic_time(committed_at, "i-2") is None
 
 
+def test_one_notification_commits_every_event_it_lists_and_a_later_one_does_not_move_them() -> None:
+    watch = Watch()
+    watch.on_notify(None, 1, "bench_e2e", "generic:a i-1,generic:b i-2,generic:c i-1")
+    assert {e: i for e, (_, i) in watch.committed.items()} == {
+        "generic:a": "i-1",
+        "generic:b": "i-2",
+        "generic:c": "i-1",
+    }
+    assert len({at for at, _ in watch.committed.values()}) == 1
+    first = watch.committed["generic:a"]
+    watch.on_notify(None, 1, "bench_e2e", "generic:a i-1")
+    assert watch.committed["generic:a"] == first
+
+
 def test_a_rate_is_sustained_only_when_everything_was_taken_and_applied_in_time() -> None:
     good = RateResult(
         rate=1000,
