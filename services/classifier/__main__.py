@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from schemas.topics import ACTIONS, ALL_TOPICS, CALLS, EMAILS
 from services.classifier.consume import Pipeline, PipelineLimits, SeekToStored
 from services.classifier.failpoints import Failpoints
+from services.classifier.refresh_statistics import RefreshLimits, StatisticsRefresh
 from services.classifier.relay_outbox import OutboxRelay, RelayLimits
 from services.classifier.settings import ClassifierSettings, PolicySettings
 from services.classifier.skip_offsets import SkipRefused, parse, skip_offsets
@@ -46,6 +47,32 @@ def tune_garbage_collector() -> None:
     everything not in a cycle; cycles are still collected, later."""
     gc.freeze()
     gc.set_threshold(50_000, 20, 10)
+
+
+def metrics(
+    pipeline: Pipeline, relay: OutboxRelay, seek: SeekToStored, statistics: StatisticsRefresh
+) -> CollectorRegistry:
+    """The process's counters, read when scraped."""
+    registry = CollectorRegistry()
+    Gauge("touchpoint_classifier_events_applied", "Events applied since start", registry=registry).set_function(
+        lambda: pipeline.applied_total
+    )
+    Gauge(
+        "touchpoint_classifier_outbox_published", "Outbox records published since start", registry=registry
+    ).set_function(lambda: relay.published)
+    Gauge(
+        "touchpoint_classifier_offset_gaps", "Stored offsets found outside the log since start", registry=registry
+    ).set_function(lambda: seek.gaps_total)
+    Gauge(
+        "touchpoint_classifier_outbox_dead_lettered", "Outbox records the relay could never produce", registry=registry
+    ).set_function(lambda: relay.dead_lettered)
+    Gauge(
+        "touchpoint_classifier_outbox_pruned", "Relayed outbox rows deleted since start", registry=registry
+    ).set_function(lambda: relay.pruned)
+    Gauge(
+        "touchpoint_classifier_statistics_refreshed", "ANALYZE runs of young tables since start", registry=registry
+    ).set_function(lambda: statistics.analyzed)
+    return registry
 
 
 async def main() -> int:
@@ -96,22 +123,8 @@ async def main() -> int:
         on_applied=relay.wake,
     )
 
-    registry = CollectorRegistry()
-    Gauge("touchpoint_classifier_events_applied", "Events applied since start", registry=registry).set_function(
-        lambda: pipeline.applied_total
-    )
-    Gauge(
-        "touchpoint_classifier_outbox_published", "Outbox records published since start", registry=registry
-    ).set_function(lambda: relay.published)
-    Gauge(
-        "touchpoint_classifier_offset_gaps", "Stored offsets found outside the log since start", registry=registry
-    ).set_function(lambda: seek.gaps_total)
-    Gauge(
-        "touchpoint_classifier_outbox_dead_lettered", "Outbox records the relay could never produce", registry=registry
-    ).set_function(lambda: relay.dead_lettered)
-    Gauge(
-        "touchpoint_classifier_outbox_pruned", "Relayed outbox rows deleted since start", registry=registry
-    ).set_function(lambda: relay.pruned)
+    statistics = StatisticsRefresh(pool, RefreshLimits(every_s=settings.statistics_every_s))
+    registry = metrics(pipeline, relay, seek, statistics)
     relay_task: asyncio.Task[None] | None = None
 
     async def relay_alive() -> bool:
@@ -133,6 +146,9 @@ async def main() -> int:
     tune_garbage_collector()
     relay_task = asyncio.create_task(relay.run(stop), name="outbox-relay")
     relay_task.add_done_callback(_relay_ended)
+    statistics_task = (
+        asyncio.create_task(statistics.run(stop), name="statistics-refresh") if settings.statistics_every_s else None
+    )
     exit_code = 0
     try:
         await pipeline.run(stop)
@@ -143,6 +159,9 @@ async def main() -> int:
         stop.set()
         with contextlib.suppress(Exception):
             await relay_task
+        if statistics_task is not None:
+            with contextlib.suppress(Exception):
+                await statistics_task
         await consumer.stop()
         await producer.stop()
         await runner.cleanup()

@@ -29,6 +29,9 @@ class ClassifierSettings(BaseSettings):
     outbox_prune_batch: int = Field(5000, ge=1, description="rows deleted per statement when pruning")
     outbox_prune_every_s: float = Field(60.0, gt=0)
     session_timeout_ms: int = Field(10_000, ge=1000)
+    statistics_every_s: float = Field(
+        5.0, ge=0, description="how often young tables are checked for an ANALYZE (refresh_statistics.py); 0: never"
+    )
     figures: bool = Field(True, description="keep the report figures in each batch (off only to measure their cost)")
     failpoints: str = Field("", description="test-only crash points, comma-separated (see failpoints.py)")
 
