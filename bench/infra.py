@@ -120,22 +120,15 @@ class Infra:
             await admin.close()
 
 
-def pid_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process so far (Linux /proc), 0 when unknown."""
+def pid_cpu_seconds(pid: int, reaped: bool = False) -> float:
+    """User + system CPU time of one process so far (Linux /proc), 0 when unknown; with `reaped`, also that of the
+    children it has waited for (cutime + cstime: PostgreSQL's exited backends)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def reaped_cpu_seconds(pid: int) -> float:
-    """CPU time of the children `pid` has waited for (cutime + cstime): PostgreSQL's exited backends."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if reaped else 0)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def tree_cpu_seconds(root: int) -> float:
@@ -151,7 +144,7 @@ def tree_cpu_seconds(root: int) -> float:
     total, todo = 0.0, [root]
     while todo:
         pid = todo.pop()
-        total += pid_cpu_seconds(pid) + reaped_cpu_seconds(pid)
+        total += pid_cpu_seconds(pid, reaped=True)
         todo += children.get(pid, [])
     return total
 
