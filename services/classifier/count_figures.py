@@ -135,6 +135,17 @@ def day_figures_sql() -> str:
 
 _CALLBACK = ("callbacks_due", "callbacks_within_sla", "callback_s")
 Current = tuple[str, int, int, int]
+
+
+def awaiting_sql(alias: str) -> str:
+    """An interaction `alias` awaiting a person's confirmation (the manager's queue), in SQL; `current_shares` is the
+    same rule in Python, and migration 0014 counted by it."""
+    return (
+        f"{alias}.outcome IS NULL AND NOT {alias}.internal AND {alias}.auto_status IS NOT NULL"
+        f" AND ({alias}.kind = 'email' OR {alias}.phase = 'ended')"
+    )
+
+
 """(manager, open tasks, open tasks with a due time, interactions awaiting confirmation): one row's share of
 `manager_current`, whose counts the batches keep by their changes."""
 
@@ -185,8 +196,7 @@ def marks(state: BatchState, zone: ZoneInfo) -> Marks:
 
 def current_shares(state: BatchState) -> dict[tuple[str, Hashable], Current]:
     """Each row's share of its manager's current state, for the rows that have one: an open task (with a due time
-    or not) of its assignee; an interaction awaiting its manager's confirmation (in SQL: reporting/figures.py
-    AWAITING)."""
+    or not) of its assignee; an interaction awaiting its manager's confirmation (`awaiting_sql`)."""
     out: dict[tuple[str, Hashable], Current] = {}
     for ix in state.interactions.values():
         if (

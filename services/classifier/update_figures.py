@@ -18,6 +18,7 @@ from services.classifier.count_figures import (
     TIMES,
     Key,
     Marks,
+    awaiting_sql,
     callback_changed,
     callback_sla,
     current_changes,
@@ -112,10 +113,11 @@ async def recount_current(conn: Connection, managers: Sequence[str] | None = Non
             SELECT m.id,
                    (SELECT count(*) FROM tasks t WHERE t.status = 'open' AND t.assignee_id = m.id),
                    (SELECT count(due_at) FROM tasks t WHERE t.status = 'open' AND t.assignee_id = m.id),
-                   (SELECT count(*) FROM interactions i WHERE i.manager_id = m.id AND {_AWAITING})
+                   (SELECT count(*) FROM interactions i WHERE i.manager_id = m.id AND {awaiting_sql("i")})
             FROM (SELECT DISTINCT id FROM (
                       SELECT assignee_id FROM tasks WHERE status = 'open' AND assignee_id IS NOT NULL
-                      UNION SELECT manager_id FROM interactions WHERE manager_id IS NOT NULL AND {_AWAITING}
+                      UNION SELECT i.manager_id FROM interactions i
+                            WHERE i.manager_id IS NOT NULL AND {awaiting_sql("i")}
                       UNION SELECT manager_id FROM manager_current) AS u(id)
                   WHERE $1::text[] IS NULL OR id = ANY($1)) AS m
             ORDER BY m.id
@@ -138,7 +140,6 @@ _TEAM_SUMS = f"""
     FROM unnest($1::text[], $2::date[]) AS k(team, day)
     LEFT JOIN manager_daily d ON d.team = k.team AND d.day = k.day
     GROUP BY k.team, k.day ORDER BY k.team, k.day"""  # noqa: S608 - fixed columns
-_AWAITING = "outcome IS NULL AND NOT internal AND auto_status IS NOT NULL AND (kind = 'email' OR phase = 'ended')"
 
 
 async def _regrouped(conn: Connection, managers: Sequence[str], tz: str) -> set[Key]:

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import asyncpg
 
-from services.classifier.count_figures import day_figures, summed, summed_sql
+from services.classifier.count_figures import awaiting_sql, day_figures, summed, summed_sql
 
 FIGURES: tuple[str, ...] = (
     "calls_in",
@@ -126,16 +126,10 @@ def period_name(start: date, end: date) -> str:
     return f"{start.isoformat()}..{end.isoformat()}"
 
 
-def records_link(manager_id: str, name: str, period: str, team: str | None = None) -> str:
-    """The page listing exactly the records `name` counts for the manager in the period (with a `team`: on the days
-    the manager was in it, as a team's figures count them)."""
-    query = {"manager_id": manager_id, "figure": name, "period": period} | ({"team": team} if team else {})
-    return "/reports/records?" + urlencode(query)
-
-
 def _links(manager_id: str, period: str, team: str | None = None) -> dict[str, str]:
-    """`records_link` of every figure, quoting the manager and the period once instead of 26 times (an answer
-    builds 1,300 links)."""
+    """Per figure, the page listing exactly the records it counts for the manager in the period (with a `team`: on
+    the days the manager was in it, as a team's figures count them). The manager and the period are quoted once,
+    not 26 times: an answer builds 1,300 links."""
     start = "/reports/records?" + urlencode({"manager_id": manager_id}) + "&figure="
     end = "&" + urlencode({"period": period} | ({"team": team} if team else {}))
     return {name: f"{start}{_QUOTED[name]}{end}" for name in FIGURES}
@@ -278,9 +272,7 @@ _PERIOD_SUMS = f"""
     SELECT d.manager_id, {summed_sql("d")} FROM manager_daily d
     WHERE d.manager_id = ANY($1::text[]) AND d.day >= $2 AND d.day < $3 AND ($4::text IS NULL OR d.team = $4)
     GROUP BY d.manager_id"""  # noqa: S608 - fixed columns
-AWAITING = (
-    "i.outcome IS NULL AND NOT i.internal AND i.auto_status IS NOT NULL AND (i.kind = 'email' OR i.phase = 'ended')"
-)
+AWAITING = awaiting_sql("i")
 """An interaction awaiting a person's confirmation (the manager's queue, queries.awaiting_confirmation)."""
 _CURRENT_SQL = f"""
     SELECT c.manager_id, c.tasks_open, c.tasks_due, c.backlog,
