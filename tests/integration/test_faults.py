@@ -30,7 +30,10 @@ async def test_no_event_is_lost_duplicated_or_wrong_under_every_fault() -> None:
     assert counts[Verdict.OK] >= cfg.events * 0.95, summary  # the rest may be never acknowledged, not lost
     assert counts[Verdict.REFUSED] == len(SOURCES) * 2, summary  # every oversize and malformed request
     assert counts[Verdict.DEAD_LETTERED] == 2, summary  # the garbage produced straight to Kafka
-    assert result.retried["503 overloaded"] > 0, summary  # the overload burst crossed the load limits
+    # The overload burst was refused by a load limit, not only by the produce bound: which limit refuses first
+    # depends on timing (once, every request past the produce bound was answered before 64 were in progress, and
+    # only the SMTP session limit and the produce bound refused).
+    assert result.retried["503 overloaded"] + result.retried["SMTP 421"] > 0, summary
     done = Counter(message.split(":")[0] for message in result.log.messages if ":" in message)
     assert done["kill"] >= 3 and all(done[fault] >= 1 for fault in FAULTS), summary
     assert any("SIGKILL" in message for message in result.log.messages), summary
