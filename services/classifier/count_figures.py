@@ -135,6 +135,8 @@ def day_figures_sql() -> str:
 
 _CALLBACK = ("callbacks_due", "callbacks_within_sla", "callback_s")
 Current = tuple[str, int, int, int]
+"""(manager, open tasks, open tasks with a due time, interactions awaiting confirmation): one row's share of
+`manager_current`, whose counts the batches keep by their changes."""
 
 
 def awaiting_sql(alias: str) -> str:
@@ -144,10 +146,6 @@ def awaiting_sql(alias: str) -> str:
         f"{alias}.outcome IS NULL AND NOT {alias}.internal AND {alias}.auto_status IS NOT NULL"
         f" AND ({alias}.kind = 'email' OR {alias}.phase = 'ended')"
     )
-
-
-"""(manager, open tasks, open tasks with a due time, interactions awaiting confirmation): one row's share of
-`manager_current`, whose counts the batches keep by their changes."""
 
 
 @dataclass(frozen=True, slots=True)
